@@ -1,0 +1,99 @@
+/* icloud-plugin.h: the API plugins see
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "icloud-glib.h"
+
+#define ICLOUD_GLIB_INSIDE
+#include "icloud-auth-method.h"
+#include "icloud-region.h"
+#include "icloud-response.h"
+#undef ICLOUD_GLIB_INSIDE
+
+G_BEGIN_DECLS
+
+/**
+ * ICloudRoot:
+ * @ICLOUD_ROOT_AUTH: the IDMSA auth root (`…/appleauth/auth`)
+ * @ICLOUD_ROOT_SETUP: the setup root (`…/setup/ws/1`)
+ * @ICLOUD_ROOT_HOME: the iCloud home page
+ *
+ * Which root of the session's [class@ICloud.Endpoint] a request goes to.
+ */
+typedef enum {
+  ICLOUD_ROOT_AUTH,
+  ICLOUD_ROOT_SETUP,
+  ICLOUD_ROOT_HOME,
+} ICloudRoot;
+
+/**
+ * ICloudRequestFlags:
+ * @ICLOUD_REQUEST_NONE: nothing special
+ * @ICLOUD_REQUEST_AUTH_HEADERS: add the IDMSA auth headers (scnt, session id,
+ *   OAuth headers)
+ * @ICLOUD_REQUEST_SETUP_PARAMS: add the setup query parameters (client build,
+ *   client id, dsid)
+ * @ICLOUD_REQUEST_ACCEPT_HTML: ask for `text/html`
+ * @ICLOUD_REQUEST_TEXT_PLAIN: send the body as `text/plain`
+ *
+ * How [method@ICloud.Session.send_request_async] dresses a request.
+ */
+typedef enum { /*< flags >*/
+  ICLOUD_REQUEST_NONE         = 0,
+  ICLOUD_REQUEST_AUTH_HEADERS = 1 << 0,
+  ICLOUD_REQUEST_SETUP_PARAMS = 1 << 1,
+  ICLOUD_REQUEST_ACCEPT_HTML  = 1 << 2,
+  ICLOUD_REQUEST_TEXT_PLAIN   = 1 << 3,
+} ICloudRequestFlags;
+
+/* Keys of the persisted session data (protocol §5.2). */
+#define ICLOUD_DATA_CLIENT_ID       "client_id"
+#define ICLOUD_DATA_SESSION_TOKEN   "session_token"
+#define ICLOUD_DATA_TRUST_TOKEN     "trust_token"
+#define ICLOUD_DATA_SCNT            "scnt"
+#define ICLOUD_DATA_SESSION_ID      "session_id"
+#define ICLOUD_DATA_ACCOUNT_COUNTRY "account_country"
+#define ICLOUD_DATA_AUTH_ATTRIBUTES "auth_attributes"
+#define ICLOUD_DATA_DSID            "dsid"
+
+ICLOUD_AVAILABLE_IN_ALL
+void            icloud_session_send_request_async   (ICloudSession        *self,
+                                                     const char           *http_method,
+                                                     ICloudRoot            root,
+                                                     const char           *path,
+                                                     JsonNode             *body,
+                                                     ICloudRequestFlags    flags,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+ICLOUD_AVAILABLE_IN_ALL
+ICloudResponse *icloud_session_send_request_finish  (ICloudSession        *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
+
+ICLOUD_AVAILABLE_IN_ALL
+void            icloud_session_account_login_async  (ICloudSession        *self,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+ICLOUD_AVAILABLE_IN_ALL
+gboolean        icloud_session_account_login_finish (ICloudSession        *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
+
+ICLOUD_AVAILABLE_IN_ALL
+const char     *icloud_session_lookup_data          (ICloudSession        *self,
+                                                     const char           *key);
+ICLOUD_AVAILABLE_IN_ALL
+void            icloud_session_store_data           (ICloudSession        *self,
+                                                     const char           *key,
+                                                     const char           *value);
+ICLOUD_AVAILABLE_IN_ALL
+const char     *icloud_session_get_password         (ICloudSession        *self);
+ICLOUD_AVAILABLE_IN_ALL
+void            icloud_session_set_auth_state       (ICloudSession        *self,
+                                                     ICloudAuthState       state);
+
+G_END_DECLS
