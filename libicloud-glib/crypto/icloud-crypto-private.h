@@ -26,19 +26,21 @@ void      icloud_crypto_random          (guint8       *buf,
                                          gsize         len);
 /* A random token of @n_bytes as unpadded URL-safe base64 (newly allocated). */
 char     *icloud_crypto_random_token    (gsize         n_bytes);
-/* Constant-time comparisons. */
+/* Constant-time comparisons (the time depends on the lengths only).
+ * icloud_crypto_str_equal: two NULLs are equal, NULL and non-NULL are not. */
 gboolean  icloud_crypto_equal           (const guint8 *a,
                                          const guint8 *b,
                                          gsize         len);
 gboolean  icloud_crypto_str_equal       (const char   *a,
                                          const char   *b);
-/* explicit_bzero */
+/* explicit_bzero (NULL or 0 bytes is fine). */
 void      icloud_crypto_wipe            (gpointer      buf,
                                          gsize         len);
 /* Wipes a NUL-terminated string, then frees it (NULL is fine). */
 void      icloud_crypto_free_secret     (char         *secret);
 
-G_DEFINE_AUTO_CLEANUP_FREE_FUNC (ICloudSecret, icloud_crypto_free_secret, NULL)
+/* g_auto(ICloudSecret) s = g_strdup (password); wiped and freed on scope exit. */
 typedef char *ICloudSecret;
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (ICloudSecret, icloud_crypto_free_secret, NULL)
 
 G_END_DECLS
