@@ -14,7 +14,21 @@
  * not parse, or belongs to another Apple ID, is renamed aside to
  * `<name>.corrupt-<unix time>` and treated as no session (never a crash);
  * a per-account advisory lock (`<base>.lock`, flock) guards operations.
- * No secret is ever logged.
+ * No secret is ever logged; secret buffers the store owns (values, the
+ * serialised file content) are wiped before they are freed.
+ *
+ * File format (version 1), members sorted so equal states give equal bytes:
+ *   {"apple_id": "<as given>",
+ *    "cookies": [{"domain", "expires" (unix seconds; absent for a session
+ *                 cookie), "http_only", "name", "path", "same_site"
+ *                 ("None"/"Lax"/"Strict"), "secure", "value"}, ...],
+ *    "data": {"<key>": "<string>", ...},
+ *    "version": 1}
+ * Session cookies are kept; expired cookies are dropped on load and save.
+ *
+ * Thread safety: none. A store is used from one thread at a time (the
+ * session's); the lock is between processes (and between store objects),
+ * not between threads.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -38,10 +52,16 @@ ICloudStore   *icloud_store_new               (const char   *directory,
                                                const char   *apple_id);
 const char    *icloud_store_get_directory     (ICloudStore  *self);
 const char    *icloud_store_get_path          (ICloudStore  *self);
+const char    *icloud_store_get_apple_id      (ICloudStore  *self);
 
-/* Creates/tightens the directory and reads the file. A missing file is an
- * empty state; a corrupt one is set aside (see above). Errors only when the
- * directory cannot be used: ICLOUD_ERROR_STORAGE. */
+/* Creates/tightens the directory and reads the file, replacing the whole
+ * in-memory state (data and cookies). A missing file is an empty state; a
+ * corrupt one is set aside (see above) and gives an empty state, TRUE.
+ * Errors (ICLOUD_ERROR_STORAGE) when the directory cannot be used (not a
+ * directory, a symbolic link, another user's) or the file cannot be read
+ * (permission, a symbolic link, not a regular file); the in-memory state
+ * is then unchanged. Does not take the lock: callers lock around
+ * load/modify/save. */
 gboolean       icloud_store_load              (ICloudStore  *self,
                                                GError      **error);
 /* Writes if (and only if) the serialised state changed since the last load
@@ -65,13 +85,17 @@ SoupCookieJar *icloud_store_get_cookie_jar    (ICloudStore  *self);
  * when @keep_trust, trust_token. */
 void           icloud_store_reset             (ICloudStore  *self,
                                                gboolean      keep_trust);
-/* Removes the file (logout without keeping anything). */
+/* Removes the file (logout without keeping anything; a missing file is
+ * fine) and clears the in-memory state except client_id. A save right after
+ * it writes nothing until the state changes again. */
 gboolean       icloud_store_delete            (ICloudStore  *self,
                                                GError      **error);
 
-/* Per-account advisory lock, non-blocking: if another process (or another
- * store object) holds it, FALSE with ICLOUD_ERROR_STORAGE ("… is in use by
- * another process"). Recursive within one store object (counted). */
+/* Per-account advisory lock (flock on `<base>.lock`, 0600), non-blocking: if
+ * another process (or another store object, even in this process) holds
+ * it, FALSE with ICLOUD_ERROR_STORAGE ("The session of <apple id> is in use
+ * by another process"). Recursive within one store object (counted); the
+ * last unlock releases it, and so does finalizing the store. */
 gboolean       icloud_store_lock              (ICloudStore  *self,
                                                GError      **error);
 void           icloud_store_unlock            (ICloudStore  *self);
