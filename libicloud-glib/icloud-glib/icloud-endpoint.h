@@ -32,5 +32,8 @@ ICLOUD_AVAILABLE_IN_ALL
 const char     *icloud_endpoint_get_setup_uri    (ICloudEndpoint  *self);
 ICLOUD_AVAILABLE_IN_ALL
 const char     *icloud_endpoint_get_home_uri     (ICloudEndpoint  *self);
+ICLOUD_AVAILABLE_IN_ALL
+gboolean        icloud_endpoint_equal            (ICloudEndpoint  *a,
+                                                  ICloudEndpoint  *b);
 
 G_END_DECLS

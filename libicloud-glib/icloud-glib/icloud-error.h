@@ -59,7 +59,7 @@ G_BEGIN_DECLS
  * act on. Cancellation is reported as %G_IO_ERROR_CANCELLED. An error message
  * never contains a password or a token.
  */
-typedef enum {
+typedef enum /*< underscore_name=icloud_error >*/ {
   ICLOUD_ERROR_FAILED_LOGIN,
   ICLOUD_ERROR_INVALID_CODE,
   ICLOUD_ERROR_TWO_FACTOR_REQUIRED,

@@ -9,6 +9,7 @@
 #endif
 
 #include <glib-object.h>
+#include <json-glib/json-glib.h>
 #include "icloud-version-macros.h"
 
 G_BEGIN_DECLS
@@ -24,6 +25,9 @@ ICloudTrustedDevice *icloud_trusted_device_new               (const char        
                                                               const char          *phone_number,
                                                               const char          *area_code);
 ICLOUD_AVAILABLE_IN_ALL
+ICloudTrustedDevice *icloud_trusted_device_new_from_json     (JsonNode            *node,
+                                                              GError             **error);
+ICLOUD_AVAILABLE_IN_ALL
 const char          *icloud_trusted_device_get_id            (ICloudTrustedDevice *self);
 ICLOUD_AVAILABLE_IN_ALL
 const char          *icloud_trusted_device_get_device_type   (ICloudTrustedDevice *self);
@@ -31,5 +35,7 @@ ICLOUD_AVAILABLE_IN_ALL
 const char          *icloud_trusted_device_get_phone_number  (ICloudTrustedDevice *self);
 ICLOUD_AVAILABLE_IN_ALL
 const char          *icloud_trusted_device_get_area_code     (ICloudTrustedDevice *self);
+ICLOUD_AVAILABLE_IN_ALL
+JsonNode            *icloud_trusted_device_to_json           (ICloudTrustedDevice *self);
 
 G_END_DECLS

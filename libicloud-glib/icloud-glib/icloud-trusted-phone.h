@@ -9,6 +9,7 @@
 #endif
 
 #include <glib-object.h>
+#include <json-glib/json-glib.h>
 #include "icloud-version-macros.h"
 
 G_BEGIN_DECLS
@@ -22,6 +23,9 @@ ICLOUD_AVAILABLE_IN_ALL
 ICloudTrustedPhone *icloud_trusted_phone_new                     (const char         *id,
                                                                   const char         *obfuscated_number,
                                                                   const char         *push_mode);
+ICLOUD_AVAILABLE_IN_ALL
+ICloudTrustedPhone *icloud_trusted_phone_new_from_json           (JsonNode           *node,
+                                                                  GError            **error);
 ICLOUD_AVAILABLE_IN_ALL
 const char         *icloud_trusted_phone_get_id                  (ICloudTrustedPhone *self);
 ICLOUD_AVAILABLE_IN_ALL
