@@ -1,1 +1,66 @@
-/* stub: to be written */
+/* icloud-region.c: base class of region plugins
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "icloud-region.h"
+#include "icloud-plugin-loader-private.h"
+
+/**
+ * ICloudRegion:
+ *
+ * A region gives the [class@ICloud.Endpoint] a session talks to. The
+ * library has `global` built in; `china-mainland` and any other region come
+ * from plugins, GIO modules implementing the
+ * [const@ICloud.REGION_EXTENSION_POINT_NAME] extension point.
+ */
+G_DEFINE_ABSTRACT_TYPE (ICloudRegion, icloud_region, G_TYPE_OBJECT)
+
+static void
+icloud_region_class_init (ICloudRegionClass *klass)
+{
+}
+
+static void
+icloud_region_init (ICloudRegion *self)
+{
+}
+
+/**
+ * icloud_region_register:
+ * @type: a subtype of [class@ICloud.Region]
+ * @name: the region's name, as given to [property@ICloud.Session:region]
+ * @priority: the extension's priority
+ *
+ * Makes a region known to every session of the process. Plugin modules call
+ * it from `g_io_module_load()`; bindings can call it for a class written in
+ * their language.
+ */
+void
+icloud_region_register (GType       type,
+                        const char *name,
+                        gint        priority)
+{
+  g_return_if_fail (g_type_is_a (type, ICLOUD_TYPE_REGION));
+  g_return_if_fail (name != NULL);
+
+  icloud_plugins_ensure_extension_points ();
+  g_io_extension_point_implement (ICLOUD_REGION_EXTENSION_POINT_NAME,
+                                  type, name, priority);
+}
+
+/**
+ * icloud_region_create_endpoint:
+ * @self: a region
+ *
+ * Returns: (transfer full): a new endpoint for the region
+ */
+ICloudEndpoint *
+icloud_region_create_endpoint (ICloudRegion *self)
+{
+  g_return_val_if_fail (ICLOUD_IS_REGION (self), NULL);
+  g_return_val_if_fail (ICLOUD_REGION_GET_CLASS (self)->create_endpoint != NULL, NULL);
+
+  return ICLOUD_REGION_GET_CLASS (self)->create_endpoint (self);
+}

@@ -1,1 +1,229 @@
-/* stub: to be written */
+/* icloud-request.c: the request layer (protocol §2)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "icloud-error.h"
+#include "icloud-request-private.h"
+
+#define OAUTH_CLIENT_ID "d39ba9916b7251055b22c7f910e2ea796ee65e98b2ddecea8f5dde8d9d1a815d"
+#define CLIENT_BUILD_NUMBER "2534Project66"
+#define CLIENT_MASTERING_NUMBER "2534B22"
+
+/* Response header → session key (protocol §2.3). */
+static const struct {
+  const char *header;
+  const char *key;
+} captured_headers[] = {
+  { "X-Apple-ID-Account-Country", ICLOUD_DATA_ACCOUNT_COUNTRY },
+  { "X-Apple-ID-Session-Id", ICLOUD_DATA_SESSION_ID },
+  { "X-Apple-Auth-Attributes", ICLOUD_DATA_AUTH_ATTRIBUTES },
+  { "X-Apple-Session-Token", ICLOUD_DATA_SESSION_TOKEN },
+  { "X-Apple-TwoSV-Trust-Token", ICLOUD_DATA_TRUST_TOKEN },
+  { "X-Apple-TwoSV-Trust-Eligible", "trust_eligible" },
+  { "X-Apple-OAuth-Grant-Code", "grant_code" },
+  { "X-Apple-I-Rscd", "apple_rscd" },
+  { "X-Apple-I-Ercd", "apple_ercd" },
+  { "scnt", ICLOUD_DATA_SCNT },
+};
+
+/* Headers whose values are secrets: never printed. */
+static const char * const secret_headers[] = {
+  "Cookie", "Set-Cookie", "scnt", "X-Apple-ID-Session-Id",
+  "X-Apple-Auth-Attributes", "X-Apple-Session-Token",
+  "X-Apple-TwoSV-Trust-Token", "X-Apple-OAuth-Grant-Code",
+  "X-Apple-OAuth-State", "X-Apple-Frame-Id", "Authorization",
+};
+
+static char *
+uri_origin (const char *uri)
+{
+  g_autoptr(GUri) parsed = g_uri_parse (uri, G_URI_FLAGS_NONE, NULL);
+
+  if (parsed == NULL)
+    return g_strdup (uri);
+  return g_uri_join (G_URI_FLAGS_NONE, g_uri_get_scheme (parsed), NULL,
+                     g_uri_get_host (parsed), g_uri_get_port (parsed), "",
+                     NULL, NULL);
+}
+
+static void
+append_setup_params (GString     *uri,
+                     const ICloudRequestContext *ctx)
+{
+  const char *dsid = icloud_store_get (ctx->store, ICLOUD_DATA_DSID);
+  g_autofree char *client_id = g_uri_escape_string (ctx->client_id, NULL, FALSE);
+
+  g_string_append_c (uri, strchr (uri->str, '?') ? '&' : '?');
+  g_string_append_printf (uri, "clientBuildNumber=%s&clientMasteringNumber=%s&clientId=%s",
+                          CLIENT_BUILD_NUMBER, CLIENT_MASTERING_NUMBER, client_id);
+  if (dsid != NULL)
+    {
+      g_autofree char *escaped = g_uri_escape_string (dsid, NULL, FALSE);
+      g_string_append_printf (uri, "&dsid=%s", escaped);
+    }
+}
+
+static void
+add_auth_headers (SoupMessageHeaders         *headers,
+                  const ICloudRequestContext *ctx)
+{
+  static const char * const stored[][2] = {
+    { "scnt", ICLOUD_DATA_SCNT },
+    { "X-Apple-ID-Session-Id", ICLOUD_DATA_SESSION_ID },
+    { "X-Apple-Auth-Attributes", ICLOUD_DATA_AUTH_ATTRIBUTES },
+  };
+  g_autofree char *auth_origin = uri_origin (ctx->auth_uri);
+  g_autofree char *fd_client_info = NULL;
+
+  soup_message_headers_replace (headers, "Accept", "application/json, text/javascript");
+  soup_message_headers_replace (headers, "X-Apple-OAuth-Client-Id", OAUTH_CLIENT_ID);
+  soup_message_headers_replace (headers, "X-Apple-OAuth-Client-Type", "firstPartyAuth");
+  soup_message_headers_replace (headers, "X-Apple-OAuth-Redirect-URI", ctx->home_uri);
+  soup_message_headers_replace (headers, "X-Apple-OAuth-Require-Grant-Code", "true");
+  soup_message_headers_replace (headers, "X-Apple-OAuth-Response-Mode", "web_message");
+  soup_message_headers_replace (headers, "X-Apple-OAuth-Response-Type", "code");
+  soup_message_headers_replace (headers, "X-Apple-OAuth-State", ctx->client_id);
+  soup_message_headers_replace (headers, "X-Apple-Widget-Key", OAUTH_CLIENT_ID);
+  soup_message_headers_replace (headers, "X-Apple-Frame-Id", ctx->client_id);
+  fd_client_info = g_strdup_printf ("{\"U\":\"%s\",\"L\":\"en-US\",\"Z\":\"GMT+00:00\",\"V\":\"1.1\",\"F\":\"\"}",
+                                    ICLOUD_USER_AGENT);
+  soup_message_headers_replace (headers, "X-Apple-FD-Client-Info", fd_client_info);
+  soup_message_headers_replace (headers, "Referer", auth_origin);
+
+  for (guint i = 0; i < G_N_ELEMENTS (stored); i++)
+    {
+      const char *value = icloud_store_get (ctx->store, stored[i][1]);
+      if (value != NULL)
+        soup_message_headers_replace (headers, stored[i][0], value);
+    }
+}
+
+SoupMessage *
+icloud_request_build (const ICloudRequestContext  *ctx,
+                      const char                  *http_method,
+                      const char                  *uri,
+                      JsonNode                    *body,
+                      ICloudRequestFlags           flags,
+                      GError                     **error)
+{
+  g_autoptr(GString) full_uri = g_string_new (uri);
+  g_autoptr(GUri) parsed = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autofree char *referer = NULL;
+  SoupMessageHeaders *headers;
+  GSList *cookies;
+
+  if (flags & ICLOUD_REQUEST_SETUP_PARAMS)
+    append_setup_params (full_uri, ctx);
+
+  parsed = g_uri_parse (full_uri->str, SOUP_HTTP_URI_FLAGS, error);
+  if (parsed == NULL)
+    return NULL;
+
+  msg = soup_message_new_from_uri (http_method, parsed);
+  /* The account's cookies live in its own jar, never in a jar the
+   * SoupSession may share between accounts. */
+  soup_message_disable_feature (msg, SOUP_TYPE_COOKIE_JAR);
+  headers = soup_message_get_request_headers (msg);
+
+  referer = g_strconcat (ctx->home_uri, "/", NULL);
+  soup_message_headers_replace (headers, "Origin", ctx->home_uri);
+  soup_message_headers_replace (headers, "Referer", referer);
+  soup_message_headers_replace (headers, "Accept", "*/*");
+
+  if (flags & ICLOUD_REQUEST_AUTH_HEADERS)
+    add_auth_headers (headers, ctx);
+  if (flags & ICLOUD_REQUEST_ACCEPT_HTML)
+    soup_message_headers_replace (headers, "Accept", "text/html");
+
+  cookies = soup_cookie_jar_get_cookie_list (icloud_store_get_cookie_jar (ctx->store),
+                                             parsed, TRUE);
+  if (cookies != NULL)
+    {
+      g_autofree char *header = soup_cookies_to_cookie_header (cookies);
+      soup_message_headers_replace (headers, "Cookie", header);
+      soup_cookies_free (cookies);
+    }
+
+  if (body != NULL)
+    {
+      char *text = json_to_string (body, FALSE);
+      gsize len = strlen (text);
+      g_autoptr(GBytes) bytes = g_bytes_new_take (text, len);
+      const char *content_type = (flags & ICLOUD_REQUEST_TEXT_PLAIN)
+        ? "text/plain;charset=UTF-8" : "application/json";
+
+      soup_message_set_request_body_from_bytes (msg, content_type, bytes);
+    }
+
+  return g_steal_pointer (&msg);
+}
+
+void
+icloud_request_capture (const ICloudRequestContext *ctx,
+                        SoupMessage                *msg)
+{
+  SoupMessageHeaders *headers = soup_message_get_response_headers (msg);
+  SoupCookieJar *jar = icloud_store_get_cookie_jar (ctx->store);
+  GUri *uri = soup_message_get_uri (msg);
+  GSList *cookies;
+
+  for (guint i = 0; i < G_N_ELEMENTS (captured_headers); i++)
+    {
+      const char *value = soup_message_headers_get_one (headers, captured_headers[i].header);
+      if (value != NULL && *value != '\0')
+        icloud_store_set (ctx->store, captured_headers[i].key, value);
+    }
+
+  cookies = soup_cookies_from_response (msg);
+  for (GSList *l = cookies; l != NULL; l = l->next)
+    soup_cookie_jar_add_cookie_full (jar, l->data, uri, NULL);
+  g_slist_free (cookies);
+}
+
+static void
+redacting_printer (SoupLogger         *logger,
+                   SoupLoggerLogLevel  level,
+                   char                direction,
+                   const char         *data,
+                   gpointer            user_data)
+{
+  const char *colon = strchr (data, ':');
+
+  if (colon != NULL && colon != data)
+    {
+      g_autofree char *name = g_strndup (data, colon - data);
+      for (guint i = 0; i < G_N_ELEMENTS (secret_headers); i++)
+        if (g_ascii_strcasecmp (name, secret_headers[i]) == 0)
+          {
+            g_debug ("%c %s: [redacted]", direction, name);
+            return;
+          }
+    }
+
+  g_debug ("%c %s", direction, data);
+}
+
+static SoupLoggerLogLevel
+header_filter (SoupLogger  *logger,
+               SoupMessage *msg,
+               gpointer     user_data)
+{
+  return SOUP_LOGGER_LOG_HEADERS;
+}
+
+SoupLogger *
+icloud_request_new_redacting_logger (void)
+{
+  /* Headers only: bodies carry tokens and SRP values. */
+  SoupLogger *logger = soup_logger_new (SOUP_LOGGER_LOG_HEADERS);
+
+  soup_logger_set_printer (logger, redacting_printer, NULL, NULL);
+  soup_logger_set_request_filter (logger, header_filter, NULL, NULL);
+  soup_logger_set_response_filter (logger, header_filter, NULL, NULL);
+  return logger;
+}

@@ -22,7 +22,7 @@ G_BEGIN_DECLS
  *
  * Which root of the session's [class@ICloud.Endpoint] a request goes to.
  */
-typedef enum {
+typedef enum /*< underscore_name=icloud_root >*/ {
   ICLOUD_ROOT_AUTH,
   ICLOUD_ROOT_SETUP,
   ICLOUD_ROOT_HOME,
@@ -40,7 +40,7 @@ typedef enum {
  *
  * How [method@ICloud.Session.send_request_async] dresses a request.
  */
-typedef enum { /*< flags >*/
+typedef enum /*< flags,underscore_name=icloud_request_flags >*/ {
   ICLOUD_REQUEST_NONE         = 0,
   ICLOUD_REQUEST_AUTH_HEADERS = 1 << 0,
   ICLOUD_REQUEST_SETUP_PARAMS = 1 << 1,

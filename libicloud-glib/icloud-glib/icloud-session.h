@@ -32,7 +32,7 @@ G_BEGIN_DECLS
  * pyicloud, a two-factor account is never also reported as needing two-step
  * verification.
  */
-typedef enum {
+typedef enum /*< underscore_name=icloud_auth_state >*/ {
   ICLOUD_AUTH_STATE_SIGNED_OUT,
   ICLOUD_AUTH_STATE_NEEDS_2FA,
   ICLOUD_AUTH_STATE_NEEDS_2SA,

@@ -1,1 +1,100 @@
-/* stub: to be written */
+/* icloud-test-method.c: a test-only auth method, built as a real GIO module
+ * outside the library's plugin folder, to show that modules on
+ * ICLOUD_PLUGIN_PATH are found and used. It signs in with pyicloud 1.0.0's
+ * legacy plain-password call (protocol §1.2 step 3b), which the fake server
+ * accepts for accounts marked so. Never use this method against Apple.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gio/gio.h>
+#include <icloud-glib/icloud-plugin.h>
+
+#define TEST_TYPE_LEGACY_METHOD (test_legacy_method_get_type ())
+G_DECLARE_FINAL_TYPE (TestLegacyMethod, test_legacy_method, TEST, LEGACY_METHOD, ICloudAuthMethod)
+
+struct _TestLegacyMethod
+{
+  ICloudAuthMethod parent_instance;
+};
+
+G_DEFINE_DYNAMIC_TYPE (TestLegacyMethod, test_legacy_method, ICLOUD_TYPE_AUTH_METHOD)
+
+static void
+signin_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(ICloudResponse) response = NULL;
+  GError *error = NULL;
+
+  response = icloud_session_send_request_finish (ICLOUD_SESSION (source), result, &error);
+  if (response == NULL)
+    g_task_return_error (task, error);
+  else if (icloud_response_get_status (response) == 401)
+    g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_FAILED_LOGIN,
+                             "The legacy sign-in was refused");
+  else if (!icloud_response_check (response, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+test_legacy_method_sign_in_async (ICloudAuthMethod    *method,
+                                  ICloudSession       *session,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  GTask *task = g_task_new (method, cancellable, callback, user_data);
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "accountName");
+  json_builder_add_string_value (builder, icloud_session_get_apple_id (session));
+  json_builder_set_member_name (builder, "password");
+  json_builder_add_string_value (builder, icloud_session_get_password (session));
+  json_builder_set_member_name (builder, "rememberMe");
+  json_builder_add_boolean_value (builder, TRUE);
+  json_builder_set_member_name (builder, "trustTokens");
+  json_builder_begin_array (builder);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  icloud_session_send_request_async (session, "POST", ICLOUD_ROOT_AUTH,
+                                     "/signin?isRememberMeEnabled=true", body,
+                                     ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
+                                     signin_cb, task);
+}
+
+static void
+test_legacy_method_class_init (TestLegacyMethodClass *klass)
+{
+  ICLOUD_AUTH_METHOD_CLASS (klass)->sign_in_async = test_legacy_method_sign_in_async;
+}
+
+static void
+test_legacy_method_class_finalize (TestLegacyMethodClass *klass)
+{
+}
+
+static void
+test_legacy_method_init (TestLegacyMethod *self)
+{
+}
+
+G_MODULE_EXPORT void
+g_io_module_load (GIOModule *module)
+{
+  g_type_module_use (G_TYPE_MODULE (module));
+  test_legacy_method_register_type (G_TYPE_MODULE (module));
+  icloud_auth_method_register (TEST_TYPE_LEGACY_METHOD, "test-legacy-password", 0);
+}
+
+G_MODULE_EXPORT void
+g_io_module_unload (GIOModule *module)
+{
+}
