@@ -1,0 +1,151 @@
+/* icloud-mock-server.h: a faithful fake iCloud server for tests and demos.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+#define ICLOUD_MOCK_TYPE_SERVER (icloud_mock_server_get_type ())
+
+G_DECLARE_FINAL_TYPE (ICloudMockServer, icloud_mock_server, ICLOUD_MOCK, SERVER, GObject)
+
+/**
+ * ICLOUD_MOCK_FAULT_503:
+ *
+ * Fault name: answer `503 Service Temporarily Unavailable` (text/html) with
+ * a `Retry-After` header when a retry-after was given.
+ */
+#define ICLOUD_MOCK_FAULT_503 "503"
+/**
+ * ICLOUD_MOCK_FAULT_429:
+ *
+ * Fault name: answer `429 Too Many Requests` with `Retry-After`.
+ */
+#define ICLOUD_MOCK_FAULT_429 "429"
+/**
+ * ICLOUD_MOCK_FAULT_421:
+ *
+ * Fault name: answer `421` with a JSON error body.
+ */
+#define ICLOUD_MOCK_FAULT_421 "421"
+/**
+ * ICLOUD_MOCK_FAULT_450:
+ *
+ * Fault name: answer `450` with a JSON error body.
+ */
+#define ICLOUD_MOCK_FAULT_450 "450"
+/**
+ * ICLOUD_MOCK_FAULT_500:
+ *
+ * Fault name: answer `500` with a JSON error body.
+ */
+#define ICLOUD_MOCK_FAULT_500 "500"
+/**
+ * ICLOUD_MOCK_FAULT_ACCESS_DENIED:
+ *
+ * Fault name: answer `403` with `{"errorCode": "ACCESS_DENIED", ...}`.
+ */
+#define ICLOUD_MOCK_FAULT_ACCESS_DENIED "access-denied"
+/**
+ * ICLOUD_MOCK_FAULT_MALFORMED:
+ *
+ * Fault name: answer `200` with a body that is not JSON at all.
+ */
+#define ICLOUD_MOCK_FAULT_MALFORMED "malformed"
+/**
+ * ICLOUD_MOCK_FAULT_TRUNCATED:
+ *
+ * Fault name: answer `200` with a JSON document cut in the middle.
+ */
+#define ICLOUD_MOCK_FAULT_TRUNCATED "truncated"
+/**
+ * ICLOUD_MOCK_FAULT_WRONG_CONTENT_TYPE:
+ *
+ * Fault name: answer `200` with `text/plain` "hello".
+ */
+#define ICLOUD_MOCK_FAULT_WRONG_CONTENT_TYPE "wrong-content-type"
+/**
+ * ICLOUD_MOCK_FAULT_MISSING_FIELDS:
+ *
+ * Fault name: answer `200` with the empty JSON object.
+ */
+#define ICLOUD_MOCK_FAULT_MISSING_FIELDS "missing-fields"
+/**
+ * ICLOUD_MOCK_FAULT_OVERSIZE:
+ *
+ * Fault name: answer `200` with a 16 MiB body.
+ */
+#define ICLOUD_MOCK_FAULT_OVERSIZE "oversize"
+/**
+ * ICLOUD_MOCK_FAULT_DROP:
+ *
+ * Fault name: close the connection without answering.
+ */
+#define ICLOUD_MOCK_FAULT_DROP "drop"
+/**
+ * ICLOUD_MOCK_FAULT_SLOW:
+ *
+ * Fault name: give the normal answer, but only after the fault's delay.
+ */
+#define ICLOUD_MOCK_FAULT_SLOW "slow"
+
+ICloudMockServer *icloud_mock_server_new                   (void);
+
+gboolean          icloud_mock_server_load_accounts         (ICloudMockServer *self,
+                                                            const char       *path,
+                                                            GError          **error);
+gboolean          icloud_mock_server_load_accounts_from_data (ICloudMockServer *self,
+                                                            const char       *json,
+                                                            gssize            length,
+                                                            GError          **error);
+guint             icloud_mock_server_get_n_accounts        (ICloudMockServer *self);
+
+void              icloud_mock_server_set_region            (ICloudMockServer *self,
+                                                            const char       *region);
+const char       *icloud_mock_server_get_region            (ICloudMockServer *self);
+void              icloud_mock_server_set_port              (ICloudMockServer *self,
+                                                            guint             port);
+
+gboolean          icloud_mock_server_start                 (ICloudMockServer *self,
+                                                            GError          **error);
+void              icloud_mock_server_stop                  (ICloudMockServer *self);
+gboolean          icloud_mock_server_is_running            (ICloudMockServer *self);
+const char       *icloud_mock_server_get_base_uri          (ICloudMockServer *self);
+guint             icloud_mock_server_get_port              (ICloudMockServer *self);
+
+guint             icloud_mock_server_count_requests        (ICloudMockServer *self,
+                                                            const char       *apple_id,
+                                                            const char       *path);
+char             *icloud_mock_server_dup_request_log       (ICloudMockServer *self);
+void              icloud_mock_server_clear_request_log     (ICloudMockServer *self);
+
+char             *icloud_mock_server_dup_last_code         (ICloudMockServer *self,
+                                                            const char       *apple_id,
+                                                            const char       *target_id);
+guint             icloud_mock_server_count_codes_sent      (ICloudMockServer *self,
+                                                            const char       *apple_id,
+                                                            const char       *target_id);
+
+void              icloud_mock_server_inject_fault          (ICloudMockServer *self,
+                                                            const char       *path,
+                                                            const char       *fault,
+                                                            guint             count,
+                                                            guint             retry_after);
+void              icloud_mock_server_inject_fault_full     (ICloudMockServer *self,
+                                                            const char       *path,
+                                                            const char       *fault,
+                                                            guint             count,
+                                                            guint             retry_after,
+                                                            guint             delay_ms);
+void              icloud_mock_server_clear_faults          (ICloudMockServer *self);
+
+void              icloud_mock_server_revoke_trust          (ICloudMockServer *self,
+                                                            const char       *apple_id);
+void              icloud_mock_server_expire_sessions       (ICloudMockServer *self,
+                                                            const char       *apple_id);
+guint             icloud_mock_server_get_isolation_violations (ICloudMockServer *self);
+
+G_END_DECLS
