@@ -16,4 +16,6 @@ ICloudResponse *icloud_response_new (guint               status,
                                      SoupMessageHeaders *headers,
                                      GBytes             *body);
 
+guint           icloud_response_get_retry_after (ICloudResponse *self);
+
 G_END_DECLS

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "icloud-error.h"
+#include "icloud-error-private.h"
 #include "icloud-response-private.h"
 
 /**
@@ -225,6 +226,28 @@ find_service_error_code (JsonNode *json)
   return NULL;
 }
 
+/* Retry-After in seconds (delta-seconds or an HTTP date); 0 when absent. */
+guint
+icloud_response_get_retry_after (ICloudResponse *self)
+{
+  const char *value = icloud_response_get_header (self, "Retry-After");
+  guint64 seconds = 0;
+
+  if (value == NULL)
+    return 0;
+  if (g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT, &seconds, NULL))
+    return (guint) seconds;
+
+  {
+    g_autoptr(GDateTime) when = soup_date_time_new_from_http_string (value);
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+
+    if (when != NULL && g_date_time_compare (when, now) > 0)
+      return (guint) (g_date_time_difference (when, now) / G_TIME_SPAN_SECOND);
+  }
+  return 0;
+}
+
 /**
  * icloud_response_check:
  * @self: a response
@@ -271,16 +294,19 @@ icloud_response_check (ICloudResponse  *self,
       self->status == SOUP_STATUS_SERVICE_UNAVAILABLE ||
       self->status == 429)
     {
-      const char *retry_after = icloud_response_get_header (self, "Retry-After");
+      guint seconds = icloud_response_get_retry_after (self);
+      GError *throttled;
 
-      if (retry_after != NULL)
-        g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED,
-                     "Apple is refusing requests for now (HTTP %u); retry after %s s",
-                     self->status, retry_after);
+      if (seconds > 0)
+        throttled = g_error_new (ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED,
+                                 "Apple is refusing requests for now (HTTP %u); retry after %u s",
+                                 self->status, seconds);
       else
-        g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED,
-                     "Apple is refusing requests for now (HTTP %u); wait a few minutes",
-                     self->status);
+        throttled = g_error_new (ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED,
+                                 "Apple is refusing requests for now (HTTP %u); wait a few minutes",
+                                 self->status);
+      _icloud_error_set_retry_after (throttled, seconds);
+      g_propagate_error (error, throttled);
       return FALSE;
     }
 

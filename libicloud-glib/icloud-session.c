@@ -602,12 +602,7 @@ request_finish (GTask *task)
 
   if (status == SOUP_STATUS_SERVICE_UNAVAILABLE || status == 429)
     {
-      const char *retry_after = icloud_response_get_header (response, "Retry-After");
-      guint64 seconds = 0;
-
-      if (retry_after != NULL)
-        g_ascii_string_to_unsigned (retry_after, 10, 0, G_MAXUINT, &seconds, NULL);
-      set_retry_after (self, (guint) seconds);
+      set_retry_after (self, icloud_response_get_retry_after (response));
     }
 
   g_task_return_pointer (task, response, g_object_unref);

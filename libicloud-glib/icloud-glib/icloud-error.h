@@ -24,8 +24,7 @@ G_BEGIN_DECLS
 /**
  * ICloudError:
  * @ICLOUD_ERROR_FAILED_LOGIN: Apple said the credentials are wrong (a
- *   rejected password proof), or no password was given and no saved session
- *   could be used.
+ *   rejected password proof).
  * @ICLOUD_ERROR_INVALID_CODE: the verification code was wrong; the session
  *   stays in its challenge state so that the user can try again.
  * @ICLOUD_ERROR_TWO_FACTOR_REQUIRED: the operation needs a fully signed-in
@@ -40,8 +39,9 @@ G_BEGIN_DECLS
  * @ICLOUD_ERROR_THROTTLED: Apple refuses to serve the request for now (503,
  *   429, `ACCESS_DENIED`), or too many password sign-ins were attempted;
  *   [property@ICloud.Session:retry-after] holds the server's retry-after.
- * @ICLOUD_ERROR_AUTH_REQUIRED: the saved web session is no longer accepted
- *   (450/421 after the one allowed retry); sign in again.
+ * @ICLOUD_ERROR_AUTH_REQUIRED: the saved session is no longer accepted
+ *   (450/421 after the one allowed retry), or no password was given and the
+ *   saved session cannot be used: sign in again with the password.
  * @ICLOUD_ERROR_SERVICE_NOT_ACTIVATED: iCloud is not set up for this account
  *   on the web (`ZONE_NOT_FOUND`, `AUTHENTICATION_FAILED`).
  * @ICLOUD_ERROR_WRONG_REGION: the account belongs to another region (Apple's
@@ -79,6 +79,8 @@ typedef enum /*< underscore_name=icloud_error >*/ {
 } ICloudError;
 
 ICLOUD_AVAILABLE_IN_ALL
-GQuark icloud_error_quark (void);
+GQuark icloud_error_quark           (void);
+ICLOUD_AVAILABLE_IN_ALL
+guint  icloud_error_get_retry_after (const GError *error);
 
 G_END_DECLS

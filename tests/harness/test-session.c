@@ -224,8 +224,21 @@ test_throttled (Fixture       *fixture,
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED);
   /* The server's Retry-After is surfaced. */
   g_assert_cmpuint (icloud_session_get_retry_after (session), ==, 120);
+  g_assert_cmpuint (icloud_error_get_retry_after (error), ==, 120);
   g_assert_nonnull (strstr (error->message, "120"));
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_SIGNED_OUT);
+  g_clear_error (&error);
+
+  /* The error alone carries it too, for a construction that failed. */
+  g_clear_object (&session);
+  session = new_session (fixture, "throttled@example.com", PASSWORD, &error);
+  g_assert_null (session);
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED);
+  g_assert_cmpuint (icloud_error_get_retry_after (error), ==, 120);
+  {
+    g_autoptr(GError) copy = g_error_copy (error);
+    g_assert_cmpuint (icloud_error_get_retry_after (copy), ==, 120);
+  }
 }
 
 static void
@@ -247,6 +260,7 @@ test_throttled_fault (Fixture       *fixture,
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED);
   g_object_get (session, "retry-after", &retry, NULL);
   g_assert_cmpuint (retry, ==, 42);
+  g_assert_cmpuint (icloud_error_get_retry_after (error), ==, 42);
   g_clear_error (&error);
 
   /* Throttling is transient: the password is kept for the retry. */
