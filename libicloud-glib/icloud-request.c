@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "icloud-crypto-private.h"
 #include "icloud-error.h"
 #include "icloud-request-private.h"
 
@@ -102,6 +103,25 @@ add_auth_headers (SoupMessageHeaders         *headers,
     }
 }
 
+static void
+wipe_and_free (gpointer data)
+{
+  char *text = data;
+
+  icloud_crypto_wipe (text, strlen (text));
+  g_free (text);
+}
+
+static void
+restore_body (SoupMessage *msg,
+              gpointer     content_type)
+{
+  GBytes *bytes = g_object_get_data (G_OBJECT (msg), "icloud-request-body");
+
+  if (bytes != NULL)
+    soup_message_set_request_body_from_bytes (msg, content_type, bytes);
+}
+
 SoupMessage *
 icloud_request_build (const ICloudRequestContext  *ctx,
                       const char                  *http_method,
@@ -153,11 +173,16 @@ icloud_request_build (const ICloudRequestContext  *ctx,
     {
       char *text = json_to_string (body, FALSE);
       gsize len = strlen (text);
-      g_autoptr(GBytes) bytes = g_bytes_new_take (text, len);
+      GBytes *bytes = g_bytes_new_with_free_func (text, len, wipe_and_free, text);
       const char *content_type = (flags & ICLOUD_REQUEST_TEXT_PLAIN)
         ? "text/plain;charset=UTF-8" : "application/json";
 
       soup_message_set_request_body_from_bytes (msg, content_type, bytes);
+      /* libsoup sends a message again by itself after a 421 (on a new
+       * connection) but, in 3.2, without its body: give it the body back. */
+      g_object_set_data_full (G_OBJECT (msg), "icloud-request-body", bytes,
+                              (GDestroyNotify) g_bytes_unref);
+      g_signal_connect (msg, "restarted", G_CALLBACK (restore_body), (gpointer) content_type);
     }
 
   return g_steal_pointer (&msg);

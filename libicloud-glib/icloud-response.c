@@ -283,9 +283,22 @@ icloud_response_check (ICloudResponse  *self,
       const char *domain = object_get_string_or_null (json_node_get_object (json), "domainToUse");
       if (domain != NULL)
         {
-          g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_WRONG_REGION,
-                       "This account must sign in through %s: choose the region that serves it",
-                       domain);
+          /* Name the region to use (protocol §9: "iCloud.com.cn"). */
+          const char *region = NULL;
+
+          if (g_ascii_strcasecmp (domain, "iCloud.com.cn") == 0)
+            region = "china-mainland";
+          else if (g_ascii_strcasecmp (domain, "iCloud.com") == 0)
+            region = "global";
+
+          if (region != NULL)
+            g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_WRONG_REGION,
+                         "This account must sign in through %s: use the region “%s”",
+                         domain, region);
+          else
+            g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_WRONG_REGION,
+                         "This account must sign in through %s: choose the region that serves it",
+                         domain);
           return FALSE;
         }
     }

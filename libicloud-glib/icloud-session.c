@@ -9,6 +9,7 @@
 #include "icloud-crypto-private.h"
 #include "icloud-enum-types.h"
 #include "icloud-error.h"
+#include "icloud-error-private.h"
 #include "icloud-plugin-loader-private.h"
 #include "icloud-request-private.h"
 #include "icloud-response-private.h"
@@ -68,6 +69,9 @@ struct _ICloudSession
   ICloudStore     *store;
   GHashTable      *methods;        /* name → ICloudAuthMethod */
 
+  guint            throttle_retries;
+  guint            max_password_sign_ins;
+
   ICloudAuthState  state;
   JsonNode        *account_info;
   char            *account_name;
@@ -94,10 +98,16 @@ enum {
   PROP_IS_TRUSTED_SESSION,
   PROP_ACCOUNT_INFO,
   PROP_RETRY_AFTER,
+  PROP_THROTTLE_RETRIES,
+  PROP_MAX_PASSWORD_SIGN_INS,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
+
+#define ICLOUD_DEFAULT_MAX_PASSWORD_SIGN_INS 5
+#define PASSWORD_SIGN_IN_WINDOW (15 * 60)
+#define DATA_PASSWORD_SIGN_INS "password_sign_ins"
 
 static void icloud_session_initable_iface_init       (GInitableIface      *iface);
 static void icloud_session_async_initable_iface_init (GAsyncInitableIface *iface);
@@ -560,15 +570,42 @@ request_context_init (ICloudSession        *self,
 }
 
 typedef struct {
-  SoupMessage *msg;
-  GByteArray  *body;
-  char        *log_path;
+  SoupMessage        *msg;
+  GByteArray         *body;
+  char               *log_path;
+  /* what is needed to send it again */
+  char               *http_method;
+  char               *uri;
+  JsonNode           *request_body;
+  ICloudRequestFlags  flags;
+  guint               throttle_attempts;
+  GSource            *wait_source;
+  GSource            *cancel_source;
 } RequestData;
+
+static void
+request_data_clear_wait (RequestData *data)
+{
+  if (data->wait_source != NULL)
+    {
+      g_source_destroy (data->wait_source);
+      g_clear_pointer (&data->wait_source, g_source_unref);
+    }
+  if (data->cancel_source != NULL)
+    {
+      g_source_destroy (data->cancel_source);
+      g_clear_pointer (&data->cancel_source, g_source_unref);
+    }
+}
 
 static void
 request_data_free (RequestData *data)
 {
+  request_data_clear_wait (data);
   g_clear_object (&data->msg);
+  g_free (data->http_method);
+  g_free (data->uri);
+  g_clear_pointer (&data->request_body, json_node_unref);
   if (data->body != NULL)
     {
       icloud_crypto_wipe (data->body->data, data->body->len);
@@ -579,6 +616,57 @@ request_data_free (RequestData *data)
 }
 
 static void read_body_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+static void request_send (GTask *task);
+
+static gboolean
+request_wait_done (gpointer user_data)
+{
+  GTask *task = user_data;
+  RequestData *data = g_task_get_task_data (task);
+
+  request_data_clear_wait (data);
+  if (g_task_return_error_if_cancelled (task))
+    {
+      g_object_unref (task);
+      return G_SOURCE_REMOVE;
+    }
+  request_send (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* The optional, bounded backoff after throttling: Apple's Retry-After, or
+ * 2^n seconds with jitter, never more than a minute, and only for requests
+ * that are safe to repeat. */
+static gboolean
+request_maybe_wait (GTask          *task,
+                    ICloudResponse *response)
+{
+  ICloudSession *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+  guint delay_ms;
+
+  if (!(data->flags & ICLOUD_REQUEST_IDEMPOTENT) ||
+      data->throttle_attempts >= self->throttle_retries)
+    return FALSE;
+
+  delay_ms = icloud_response_get_retry_after (response) * 1000;
+  if (delay_ms == 0)
+    delay_ms = (1000u << MIN (data->throttle_attempts, 5)) +
+               g_random_int_range (0, 500);
+  delay_ms = MIN (delay_ms, 60 * 1000);
+  data->throttle_attempts++;
+
+  g_debug ("%s %s throttled; trying again in %u ms", data->http_method, data->log_path, delay_ms);
+
+  data->wait_source = g_timeout_source_new (delay_ms);
+  g_task_attach_source (task, data->wait_source, request_wait_done);
+  if (g_task_get_cancellable (task) != NULL)
+    {
+      data->cancel_source = g_cancellable_source_new (g_task_get_cancellable (task));
+      g_task_attach_source (task, data->cancel_source, request_wait_done);
+    }
+  return TRUE;
+}
 
 static void
 request_finish (GTask *task)
@@ -589,6 +677,10 @@ request_finish (GTask *task)
   g_autoptr(GBytes) body = NULL;
   ICloudResponse *response;
   guint status = soup_message_get_status (data->msg);
+
+  /* A 421 (Misdirected Request) was already sent once more on a new
+   * connection by libsoup itself, before anything of its answer touched the
+   * session (see icloud_request_build ()); a second one is an answer. */
 
   request_context_init (self, &ctx);
   icloud_request_capture (&ctx, data->msg);
@@ -603,6 +695,11 @@ request_finish (GTask *task)
   if (status == SOUP_STATUS_SERVICE_UNAVAILABLE || status == 429)
     {
       set_retry_after (self, icloud_response_get_retry_after (response));
+      if (request_maybe_wait (task, response))
+        {
+          g_object_unref (response);
+          return;
+        }
     }
 
   g_task_return_pointer (task, response, g_object_unref);
@@ -697,9 +794,6 @@ icloud_session_send_request_async (ICloudSession       *self,
                                    gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *uri = NULL;
-  ICloudRequestContext ctx;
   RequestData *data;
 
   g_return_if_fail (ICLOUD_IS_SESSION (self));
@@ -716,26 +810,47 @@ icloud_session_send_request_async (ICloudSession       *self,
       return;
     }
 
-  request_context_init (self, &ctx);
-  uri = g_strconcat (root_uri (self, root), path, NULL);
-
   data = g_new0 (RequestData, 1);
   data->body = g_byte_array_new ();
   {
     const char *query = strchr (path, '?');
     data->log_path = query ? g_strndup (path, query - path) : g_strdup (path);
   }
+  data->http_method = g_strdup (http_method);
+  data->uri = g_strconcat (root_uri (self, root), path, NULL);
+  data->request_body = body ? json_node_ref (body) : NULL;
+  data->flags = flags;
   g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
 
-  data->msg = icloud_request_build (&ctx, http_method, uri, body, flags, &error);
+  request_send (g_steal_pointer (&task));
+}
+
+/* Builds the message afresh (cookies and headers as they are now) and sends
+ * it; takes the task's reference. */
+static void
+request_send (GTask *task)
+{
+  ICloudSession *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  ICloudRequestContext ctx;
+
+  request_context_init (self, &ctx);
+  g_clear_object (&data->msg);
+  icloud_crypto_wipe (data->body->data, data->body->len);
+  g_byte_array_set_size (data->body, 0);
+
+  data->msg = icloud_request_build (&ctx, data->http_method, data->uri,
+                                    data->request_body, data->flags, &error);
   if (data->msg == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
       return;
     }
 
-  soup_session_send_async (self->soup, data->msg, G_PRIORITY_DEFAULT, cancellable,
-                           send_cb, g_steal_pointer (&task));
+  soup_session_send_async (self->soup, data->msg, G_PRIORITY_DEFAULT,
+                           g_task_get_cancellable (task), send_cb, task);
 }
 
 /**
@@ -838,7 +953,7 @@ icloud_session_account_login_async (ICloudSession       *self,
   body = json_builder_get_root (builder);
 
   icloud_session_send_request_async (self, "POST", ICLOUD_ROOT_SETUP, "/accountLogin",
-                                     body, ICLOUD_REQUEST_NONE, cancellable,
+                                     body, ICLOUD_REQUEST_IDEMPOTENT, cancellable,
                                      account_login_cb, g_steal_pointer (&task));
 }
 
@@ -1062,6 +1177,74 @@ auth_account_login_new_cb (GObject      *source,
   auth_enter_state (task);
 }
 
+/* The password sign-ins of the last PASSWORD_SIGN_IN_WINDOW seconds, kept in
+ * the saved session so that every process of the account counts them. */
+static GArray *
+recent_password_sign_ins (ICloudSession *self,
+                          gint64         now)
+{
+  const char *saved = icloud_store_get (self->store, DATA_PASSWORD_SIGN_INS);
+  GArray *times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_auto(GStrv) parts = NULL;
+
+  if (saved == NULL)
+    return times;
+
+  parts = g_strsplit (saved, " ", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      gint64 when;
+
+      if (!g_ascii_string_to_signed (parts[i], 10, 0, G_MAXINT64, &when, NULL))
+        continue;
+      if (when > now - PASSWORD_SIGN_IN_WINDOW && when <= now)
+        g_array_append_val (times, when);
+    }
+  return times;
+}
+
+static gboolean
+check_password_sign_in_rate (ICloudSession  *self,
+                             GError        **error)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_autoptr(GArray) times = NULL;
+  guint wait;
+  GError *throttled;
+
+  if (self->max_password_sign_ins == 0)
+    return TRUE;
+
+  times = recent_password_sign_ins (self, now);
+  if (times->len < self->max_password_sign_ins)
+    return TRUE;
+
+  wait = (guint) (g_array_index (times, gint64, times->len - self->max_password_sign_ins) +
+                  PASSWORD_SIGN_IN_WINDOW - now);
+  set_retry_after (self, wait);
+  throttled = g_error_new (ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED,
+                           "%s signed in with the password %u times in the last %u minutes; "
+                           "each sign-in sends the user an e-mail, so the next one waits %u s",
+                           self->apple_id, times->len, PASSWORD_SIGN_IN_WINDOW / 60, wait);
+  _icloud_error_set_retry_after (throttled, wait);
+  g_propagate_error (error, throttled);
+  return FALSE;
+}
+
+static void
+note_password_sign_in (ICloudSession *self)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_autoptr(GArray) times = recent_password_sign_ins (self, now);
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  g_array_append_val (times, now);
+  for (guint i = 0; i < times->len; i++)
+    g_string_append_printf (text, "%s%" G_GINT64_FORMAT, i ? " " : "",
+                            g_array_index (times, gint64, i));
+  icloud_store_set (self->store, DATA_PASSWORD_SIGN_INS, text->str);
+}
+
 static void
 auth_sign_in_cb (GObject      *source,
                  GAsyncResult *result,
@@ -1084,6 +1267,7 @@ auth_sign_in_cb (GObject      *source,
     }
 
   wipe_password (self);
+  note_password_sign_in (self);
   icloud_session_account_login_async (self, g_task_get_cancellable (task),
                                       auth_account_login_new_cb, task);
 }
@@ -1101,6 +1285,12 @@ auth_sign_in (GTask *task)
       op_end (task, g_error_new (ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED,
                                  "No password was given and the saved session of %s cannot be used: sign in with the password",
                                  self->apple_id));
+      return;
+    }
+
+  if (!check_password_sign_in_rate (self, &error))
+    {
+      op_end (task, g_steal_pointer (&error));
       return;
     }
 
@@ -1142,7 +1332,7 @@ authenticate_internal (ICloudSession       *self,
       g_autoptr(JsonNode) null_body = json_node_new (JSON_NODE_NULL);
 
       icloud_session_send_request_async (self, "POST", ICLOUD_ROOT_SETUP, "/validate",
-                                         null_body, ICLOUD_REQUEST_NONE, cancellable,
+                                         null_body, ICLOUD_REQUEST_IDEMPOTENT, cancellable,
                                          auth_validate_cb, task);
       return;
     }
@@ -2404,6 +2594,12 @@ icloud_session_get_property (GObject    *object,
     case PROP_RETRY_AFTER:
       g_value_set_uint (value, self->retry_after);
       break;
+    case PROP_THROTTLE_RETRIES:
+      g_value_set_uint (value, self->throttle_retries);
+      break;
+    case PROP_MAX_PASSWORD_SIGN_INS:
+      g_value_set_uint (value, self->max_password_sign_ins);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2449,6 +2645,12 @@ icloud_session_set_property (GObject      *object,
       self->sign_in_method = g_value_dup_string (value);
       if (self->sign_in_method == NULL)
         self->sign_in_method = g_strdup ("srp");
+      break;
+    case PROP_THROTTLE_RETRIES:
+      self->throttle_retries = g_value_get_uint (value);
+      break;
+    case PROP_MAX_PASSWORD_SIGN_INS:
+      self->max_password_sign_ins = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2615,6 +2817,34 @@ icloud_session_class_init (ICloudSessionClass *klass)
   properties[PROP_RETRY_AFTER] =
     g_param_spec_uint ("retry-after", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * ICloudSession:throttle-retries:
+   *
+   * How many times a request that is safe to repeat (validate,
+   * accountLogin, signin/init) is sent again after Apple throttled it (503,
+   * 429), waiting Apple's Retry-After or a backoff of 2^n seconds with
+   * jitter, a minute at most. 0, the default, never retries: the caller owns
+   * the schedule and gets %ICLOUD_ERROR_THROTTLED at once. A password proof
+   * is never repeated.
+   */
+  properties[PROP_THROTTLE_RETRIES] =
+    g_param_spec_uint ("throttle-retries", NULL, NULL, 0, 10, 0,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * ICloudSession:max-password-sign-ins:
+   *
+   * How many full password sign-ins one account may make in 15 minutes
+   * (counted across processes, in the saved session). Each one costs the
+   * user a "new sign-in" e-mail from Apple; past the limit, a sign-in is
+   * refused locally with %ICLOUD_ERROR_THROTTLED, without asking Apple.
+   * 0 means no limit.
+   */
+  properties[PROP_MAX_PASSWORD_SIGN_INS] =
+    g_param_spec_uint ("max-password-sign-ins", NULL, NULL, 0, G_MAXUINT,
+                       ICLOUD_DEFAULT_MAX_PASSWORD_SIGN_INS,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

@@ -1100,7 +1100,9 @@ should_drop (gpointer key,
 {
   gboolean keep_trust = GPOINTER_TO_INT (user_data);
 
-  if (g_str_equal (key, "client_id"))
+  /* The client id and the record of recent password sign-ins are
+   * long-lived, like the trust token. */
+  if (g_str_equal (key, "client_id") || g_str_equal (key, "password_sign_ins"))
     return FALSE;
   if (keep_trust && g_str_equal (key, "trust_token"))
     return FALSE;

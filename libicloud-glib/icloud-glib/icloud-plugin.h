@@ -37,6 +37,9 @@ typedef enum /*< underscore_name=icloud_root >*/ {
  *   client id, dsid)
  * @ICLOUD_REQUEST_ACCEPT_HTML: ask for `text/html`
  * @ICLOUD_REQUEST_TEXT_PLAIN: send the body as `text/plain`
+ * @ICLOUD_REQUEST_IDEMPOTENT: the request is safe to repeat: it may be sent
+ *   again after throttling when [property@ICloud.Session:throttle-retries]
+ *   allows it (never set it on a request that sends a code or an e-mail)
  *
  * How [method@ICloud.Session.send_request_async] dresses a request.
  */
@@ -46,6 +49,7 @@ typedef enum /*< flags,underscore_name=icloud_request_flags >*/ {
   ICLOUD_REQUEST_SETUP_PARAMS = 1 << 1,
   ICLOUD_REQUEST_ACCEPT_HTML  = 1 << 2,
   ICLOUD_REQUEST_TEXT_PLAIN   = 1 << 3,
+  ICLOUD_REQUEST_IDEMPOTENT   = 1 << 4,
 } ICloudRequestFlags;
 
 /* Keys of the persisted session data (protocol §5.2). */

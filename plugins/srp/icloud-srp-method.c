@@ -443,7 +443,8 @@ client_ready_cb (GObject      *source,
   body = json_builder_get_root (builder);
 
   icloud_session_send_request_async (data->session, "POST", ICLOUD_ROOT_AUTH,
-                                     "/signin/init", body, ICLOUD_REQUEST_AUTH_HEADERS,
+                                     "/signin/init", body,
+                                     ICLOUD_REQUEST_AUTH_HEADERS | ICLOUD_REQUEST_IDEMPOTENT,
                                      cancellable,
                                      init_cb, g_steal_pointer (&task));
 }

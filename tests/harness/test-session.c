@@ -745,6 +745,105 @@ test_secrets_not_logged (Fixture       *fixture,
   g_test_trap_assert_passed ();
 }
 
+/* ------------------------------------------------------------------------ */
+/* Status handling by meaning */
+
+static void
+test_421_retried_once (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudSession) session = NULL;
+
+  /* One 421 is a misdirected connection: sent again on a new one. */
+  icloud_mock_server_inject_fault (fixture->server, "/setup/ws/1/accountLogin", "421", 1, 0);
+  session = new_session (fixture, "s2k@example.com", PASSWORD, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, NULL, "/setup/ws/1/accountLogin"), ==, 2);
+  g_assert_cmpuint (count_srp (fixture, "s2k@example.com"), ==, 1);
+}
+
+static void
+test_421_twice (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudSession) session = NULL;
+
+  /* Twice is an answer: sign in again. */
+  icloud_mock_server_inject_fault (fixture->server, "/setup/ws/1/accountLogin", "421", 2, 0);
+  session = new_session (fixture, "s2k@example.com", PASSWORD, &error);
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, NULL, "/setup/ws/1/accountLogin"), ==, 2);
+}
+
+static void
+test_throttle_retries (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudSession) session = NULL;
+
+  /* Off by default: one 503 is THROTTLED at once (see /session/error/). With
+   * a budget, a request that is safe to repeat waits Retry-After and goes
+   * again. */
+  icloud_mock_server_inject_fault (fixture->server, "/appleauth/auth/signin/init", "503", 1, 1);
+  session = g_initable_new (ICLOUD_TYPE_SESSION, NULL, &error,
+                            "apple-id", "s2k@example.com", "password", PASSWORD,
+                            "endpoint", fixture->endpoint, "cookie-directory", fixture->dir,
+                            "throttle-retries", 2,
+                            NULL);
+  g_assert_no_error (error);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
+  g_assert_cmpuint (count_srp (fixture, "s2k@example.com"), ==, 2);
+
+  /* A password proof is never repeated. */
+  g_clear_object (&session);
+  icloud_mock_server_inject_fault (fixture->server, "/appleauth/auth/signin/complete", "503", 1, 1);
+  session = g_initable_new (ICLOUD_TYPE_SESSION, NULL, &error,
+                            "apple-id", "fo@example.com", "password", PASSWORD,
+                            "endpoint", fixture->endpoint, "cookie-directory", fixture->dir,
+                            "throttle-retries", 2,
+                            NULL);
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, "fo@example.com",
+                                                       "/appleauth/auth/signin/complete"), ==, 1);
+}
+
+static void
+test_password_sign_in_limit (Fixture       *fixture,
+                             gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(ICloudSession) session = NULL;
+
+      session = g_initable_new (ICLOUD_TYPE_SESSION, NULL, &error,
+                                "apple-id", "reuse@example.com", "password", PASSWORD,
+                                "endpoint", fixture->endpoint, "cookie-directory", fixture->dir,
+                                "max-password-sign-ins", 2,
+                                NULL);
+      if (i < 2)
+        {
+          g_assert_no_error (error);
+          /* Forget the web session but keep the trust (and the record). */
+          icloud_session_logout (session, TRUE, FALSE, NULL, &error);
+          g_assert_no_error (error);
+        }
+      else
+        {
+          /* The third within the window is refused here, not by Apple. */
+          g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED);
+          g_assert_cmpuint (icloud_error_get_retry_after (error), >, 0);
+          g_assert_cmpuint (icloud_error_get_retry_after (error), <=, 15 * 60);
+        }
+    }
+  g_assert_cmpuint (count_srp (fixture, "reuse@example.com"), ==, 2);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -770,6 +869,10 @@ main (int   argc,
   ADD ("/session/storage/corrupt-file", test_corrupt_file);
   ADD ("/session/storage/lock", test_lock);
   ADD ("/session/logout", test_logout);
+  ADD ("/session/status/421-retried-once", test_421_retried_once);
+  ADD ("/session/status/421-twice", test_421_twice);
+  ADD ("/session/status/throttle-retries", test_throttle_retries);
+  ADD ("/session/status/password-sign-in-limit", test_password_sign_in_limit);
   ADD ("/session/cancel/each-step", test_cancel_steps);
   ADD ("/session/main-loop-responsive", test_main_loop_responsive);
   ADD ("/session/secrets/not-logged", test_secrets_not_logged);
