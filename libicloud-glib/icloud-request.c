@@ -210,6 +210,65 @@ icloud_request_capture (const ICloudRequestContext *ctx,
   g_slist_free (cookies);
 }
 
+/* Every string of a JSON body is replaced: the shape stays readable, and no
+ * token, SRP value, code or password can get through, whatever its key. */
+static void
+redact_json (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, NULL, &member))
+          redact_json (member);
+      }
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          redact_json (json_array_get_element (array, i));
+      }
+      break;
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        json_node_set_string (node, "[redacted]");
+      break;
+    case JSON_NODE_NULL:
+    default:
+      break;
+    }
+}
+
+static void
+print_redacted_body (char        direction,
+                     const char *data)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gsize len = strlen (data);
+
+  if (len == 0)
+    return;
+
+  if (json_parser_load_from_data (parser, data, len, NULL) &&
+      json_parser_get_root (parser) != NULL)
+    {
+      g_autoptr(JsonNode) root = json_node_copy (json_parser_get_root (parser));
+      g_autofree char *text = NULL;
+
+      redact_json (root);
+      text = json_to_string (root, FALSE);
+      g_debug ("%c %s", direction, text);
+    }
+  else
+    g_debug ("%c [a body of %" G_GSIZE_FORMAT " bytes that is not JSON, not shown]", direction, len);
+}
+
 static void
 redacting_printer (SoupLogger         *logger,
                    SoupLoggerLogLevel  level,
@@ -217,8 +276,15 @@ redacting_printer (SoupLogger         *logger,
                    const char         *data,
                    gpointer            user_data)
 {
-  const char *colon = strchr (data, ':');
+  const char *colon;
 
+  if (level == SOUP_LOGGER_LOG_BODY)
+    {
+      print_redacted_body (direction, data);
+      return;
+    }
+
+  colon = strchr (data, ':');
   if (colon != NULL && colon != data)
     {
       g_autofree char *name = g_strndup (data, colon - data);
@@ -234,21 +300,21 @@ redacting_printer (SoupLogger         *logger,
 }
 
 static SoupLoggerLogLevel
-header_filter (SoupLogger  *logger,
+logger_filter (SoupLogger  *logger,
                SoupMessage *msg,
                gpointer     user_data)
 {
-  return SOUP_LOGGER_LOG_HEADERS;
+  return GPOINTER_TO_INT (user_data);
 }
 
 SoupLogger *
-icloud_request_new_redacting_logger (void)
+icloud_request_new_redacting_logger (gboolean bodies)
 {
-  /* Headers only: bodies carry tokens and SRP values. */
-  SoupLogger *logger = soup_logger_new (SOUP_LOGGER_LOG_HEADERS);
+  SoupLoggerLogLevel level = bodies ? SOUP_LOGGER_LOG_BODY : SOUP_LOGGER_LOG_HEADERS;
+  SoupLogger *logger = soup_logger_new (level);
 
   soup_logger_set_printer (logger, redacting_printer, NULL, NULL);
-  soup_logger_set_request_filter (logger, header_filter, NULL, NULL);
-  soup_logger_set_response_filter (logger, header_filter, NULL, NULL);
+  soup_logger_set_request_filter (logger, logger_filter, GINT_TO_POINTER (level), NULL);
+  soup_logger_set_response_filter (logger, logger_filter, GINT_TO_POINTER (level), NULL);
   return logger;
 }

@@ -419,9 +419,14 @@ ensure_prepared (ICloudSession  *self,
       self->soup = soup_session_new_with_options ("user-agent", ICLOUD_USER_AGENT,
                                                   "timeout", 60,
                                                   NULL);
-      if (g_strcmp0 (g_getenv ("ICLOUD_DEBUG"), "http") == 0)
+      /* ICLOUD_DEBUG=http logs headers, =http-body bodies too; secrets are
+       * redacted either way. */
+      const char *debug = g_getenv ("ICLOUD_DEBUG");
+
+      if (g_strcmp0 (debug, "http") == 0 || g_strcmp0 (debug, "http-body") == 0)
         {
-          g_autoptr(SoupLogger) logger = icloud_request_new_redacting_logger ();
+          g_autoptr(SoupLogger) logger =
+            icloud_request_new_redacting_logger (g_str_equal (debug, "http-body"));
           soup_session_add_feature (self->soup, SOUP_SESSION_FEATURE (logger));
         }
     }

@@ -715,9 +715,11 @@ test_secrets_not_logged (Fixture       *fixture,
       g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_FAILED_LOGIN);
       g_clear_error (&error);
 
-      /* The log was really captured, with libsoup's headers. */
+      /* The log was really captured, with libsoup's headers and bodies. */
       g_assert_nonnull (strstr (captured_log->str, "/signin/init"));
-      g_assert_nonnull (strstr (captured_log->str, "[redacted]"));
+      g_assert_nonnull (strstr (captured_log->str, "scnt: [redacted]"));
+      g_assert_nonnull (strstr (captured_log->str, "\"m1\":\"[redacted]\""));
+      g_assert_nonnull (strstr (captured_log->str, "\"dsWebAuthToken\":\"[redacted]\""));
       g_assert_null (strstr (captured_log->str, PASSWORD));
 
       /* Nor the session token the fake server issued. */
@@ -738,7 +740,7 @@ test_secrets_not_logged (Fixture       *fixture,
   g_setenv ("TEST_BASE_URI", icloud_mock_server_get_base_uri (fixture->server), TRUE);
   g_setenv ("TEST_DIR", fixture->dir, TRUE);
   g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
-  g_setenv ("ICLOUD_DEBUG", "http", TRUE);
+  g_setenv ("ICLOUD_DEBUG", "http-body", TRUE);
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_unsetenv ("G_MESSAGES_DEBUG");
   g_unsetenv ("ICLOUD_DEBUG");
