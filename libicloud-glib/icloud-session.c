@@ -65,6 +65,7 @@ struct _ICloudSession
   char            *client_id;
   char            *sign_in_method;
   SoupSession     *soup;
+  gboolean         own_soup;       /* given through soup-session */
 
   ICloudStore     *store;
   GHashTable      *methods;        /* name → ICloudAuthMethod */
@@ -394,6 +395,44 @@ op_data_free (OpData *data)
   g_free (data);
 }
 
+/* One SoupSession for every ICloudSession of the process that brought none
+ * of its own: one connection pool, TLS database and resolver however many
+ * accounts are signed in. It is safe because each account's cookies live in
+ * its own jar (see icloud_request_build ()). It goes away, with its
+ * connections, once the last session using it is closed or finalized. */
+static SoupSession *
+dup_shared_soup_session (void)
+{
+  static GMutex lock;
+  static GWeakRef shared;
+  SoupSession *soup;
+
+  g_mutex_lock (&lock);
+  soup = g_weak_ref_get (&shared);
+  if (soup == NULL)
+    {
+      /* ICLOUD_DEBUG=http logs headers, =http-body bodies too; secrets are
+       * redacted either way. */
+      const char *debug = g_getenv ("ICLOUD_DEBUG");
+
+      soup = soup_session_new_with_options ("user-agent", ICLOUD_USER_AGENT,
+                                            "timeout", 60,
+                                            "max-conns", 256,
+                                            "max-conns-per-host", 64,
+                                            NULL);
+      if (g_strcmp0 (debug, "http") == 0 || g_strcmp0 (debug, "http-body") == 0)
+        {
+          g_autoptr(SoupLogger) logger =
+            icloud_request_new_redacting_logger (g_str_equal (debug, "http-body"));
+          soup_session_add_feature (soup, SOUP_SESSION_FEATURE (logger));
+        }
+      g_weak_ref_set (&shared, soup);
+    }
+  g_mutex_unlock (&lock);
+
+  return soup;
+}
+
 static gboolean
 ensure_prepared (ICloudSession  *self,
                  GError        **error)
@@ -415,21 +454,7 @@ ensure_prepared (ICloudSession  *self,
     }
 
   if (self->soup == NULL)
-    {
-      self->soup = soup_session_new_with_options ("user-agent", ICLOUD_USER_AGENT,
-                                                  "timeout", 60,
-                                                  NULL);
-      /* ICLOUD_DEBUG=http logs headers, =http-body bodies too; secrets are
-       * redacted either way. */
-      const char *debug = g_getenv ("ICLOUD_DEBUG");
-
-      if (g_strcmp0 (debug, "http") == 0 || g_strcmp0 (debug, "http-body") == 0)
-        {
-          g_autoptr(SoupLogger) logger =
-            icloud_request_new_redacting_logger (g_str_equal (debug, "http-body"));
-          soup_session_add_feature (self->soup, SOUP_SESSION_FEATURE (logger));
-        }
-    }
+    self->soup = dup_shared_soup_session ();
 
   return TRUE;
 }
@@ -2310,8 +2335,11 @@ icloud_session_close_async (ICloudSession       *self,
     }
 
   wipe_password (self);
-  if (self->soup != NULL)
-    soup_session_abort (self->soup);
+  /* Let go of the (shared) SoupSession: its connections close once no open
+   * session uses it. */
+  if (!self->own_soup)
+    g_clear_object (&self->soup);
+  g_hash_table_remove_all (self->methods);
   set_state (self, ICLOUD_AUTH_STATE_CLOSED);
 
   if (self->initialized && !icloud_store_save (self->store, &error))
@@ -2644,6 +2672,7 @@ icloud_session_set_property (GObject      *object,
       break;
     case PROP_SOUP_SESSION:
       self->soup = g_value_dup_object (value);
+      self->own_soup = self->soup != NULL;
       break;
     case PROP_SIGN_IN_METHOD:
       g_free (self->sign_in_method);

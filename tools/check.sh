@@ -13,10 +13,11 @@ ASAN_BUILD=${ASAN_BUILD:-_build-asan}
 
 setup() {
   dir=$1; shift
-  if [ -d "$dir" ]; then
-    meson setup --reconfigure "$dir" "$@" >/dev/null
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@"
   else
-    meson setup "$dir" "$@" >/dev/null
+    rm -rf "$dir"
+    meson setup "$dir" "$@"
   fi
 }
 

@@ -8,10 +8,18 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh
 
 BUILD=${BUILD:-_build}
-if [ ! -d "$BUILD" ]; then
-  meson setup "$BUILD" >/dev/null
+if [ ! -f "$BUILD/build.ninja" ]; then
+  rm -rf "$BUILD"
+  if ! meson setup "$BUILD" >"$BUILD.log" 2>&1; then
+    cat "$BUILD.log" >&2
+    exit 1
+  fi
 fi
-ninja -C "$BUILD" >/dev/null
+if ! ninja -C "$BUILD" >"$BUILD.log" 2>&1; then
+  cat "$BUILD.log" >&2
+  exit 1
+fi
+rm -f "$BUILD.log"
 
 export ICLOUD_PLUGIN_PATH="$PWD/$BUILD/plugins/srp"
 AUTH="$BUILD/tools/icloud-auth"
