@@ -79,17 +79,17 @@ test_endpoint_https_any_host (void)
   g_autoptr(ICloudEndpoint) endpoint = NULL;
   g_autoptr(ICloudEndpoint) other = NULL;
 
-  endpoint = icloud_endpoint_new ("https://idmsa.apple.com/appleauth/auth/",
-                                  "https://setup.icloud.com/setup/ws/1",
-                                  "https://www.icloud.com/",
+  endpoint = icloud_endpoint_new ("https://idmsa.example.org/appleauth/auth/",
+                                  "https://setup.example.org/setup/ws/1",
+                                  "https://www.example.org/",
                                   &error);
   g_assert_no_error (error);
   g_assert_cmpstr (icloud_endpoint_get_auth_uri (endpoint), ==,
-                   "https://idmsa.apple.com/appleauth/auth");
+                   "https://idmsa.example.org/appleauth/auth");
   g_assert_cmpstr (icloud_endpoint_get_setup_uri (endpoint), ==,
-                   "https://setup.icloud.com/setup/ws/1");
+                   "https://setup.example.org/setup/ws/1");
   g_assert_cmpstr (icloud_endpoint_get_home_uri (endpoint), ==,
-                   "https://www.icloud.com");
+                   "https://www.example.org");
 
   other = icloud_endpoint_new_for_base_uri ("https://192.168.1.1:8443", &error);
   g_assert_no_error (error);
@@ -190,7 +190,7 @@ test_endpoint_invalid (void)
     "",
     "not a uri",
     "/setup/ws/1",
-    "www.icloud.com",
+    "www.example.org",
     "https://",
     "https://example.com/?token=s3cr3t",
     "https://example.com/#frag",
@@ -212,8 +212,8 @@ test_endpoint_invalid (void)
     g_autoptr(GError) error = NULL;
     g_autoptr(ICloudEndpoint) endpoint = NULL;
 
-    endpoint = icloud_endpoint_new ("https://idmsa.apple.com/appleauth/auth",
-                                    "https://setup.icloud.com/setup/ws/1",
+    endpoint = icloud_endpoint_new ("https://idmsa.example.org/appleauth/auth",
+                                    "https://setup.example.org/setup/ws/1",
                                     "relative/home",
                                     &error);
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
