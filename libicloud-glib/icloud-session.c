@@ -72,6 +72,7 @@ struct _ICloudSession
 
   guint            throttle_retries;
   guint            max_password_sign_ins;
+  guint            timeout;
 
   ICloudAuthState  state;
   JsonNode        *account_info;
@@ -101,6 +102,7 @@ enum {
   PROP_RETRY_AFTER,
   PROP_THROTTLE_RETRIES,
   PROP_MAX_PASSWORD_SIGN_INS,
+  PROP_TIMEOUT,
   N_PROPS
 };
 
@@ -611,6 +613,13 @@ typedef struct {
   guint               throttle_attempts;
   GSource            *wait_source;
   GSource            *cancel_source;
+  /* the request's own cancellable: the caller's, or the timeout */
+  GCancellable       *io_cancellable;
+  gulong              cancelled_id;
+  GSource            *timeout_source;
+  guint               timeout;
+  gboolean            timed_out;
+  GCancellable       *caller_cancellable;
 } RequestData;
 
 static void
@@ -629,9 +638,26 @@ request_data_clear_wait (RequestData *data)
 }
 
 static void
+request_data_clear_timeout (RequestData *data)
+{
+  if (data->timeout_source != NULL)
+    {
+      g_source_destroy (data->timeout_source);
+      g_clear_pointer (&data->timeout_source, g_source_unref);
+    }
+}
+
+static void
 request_data_free (RequestData *data)
 {
   request_data_clear_wait (data);
+  request_data_clear_timeout (data);
+  if (data->caller_cancellable != NULL)
+    {
+      g_cancellable_disconnect (data->caller_cancellable, data->cancelled_id);
+      g_clear_object (&data->caller_cancellable);
+    }
+  g_clear_object (&data->io_cancellable);
   g_clear_object (&data->msg);
   g_free (data->http_method);
   g_free (data->uri);
@@ -647,6 +673,43 @@ request_data_free (RequestData *data)
 
 static void read_body_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 static void request_send (GTask *task);
+
+/* Returns an I/O error, as a timeout when the timeout was the cause. */
+static void
+request_return_io_error (GTask  *task,
+                         GError *error)
+{
+  RequestData *data = g_task_get_task_data (task);
+
+  request_data_clear_timeout (data);
+  if (data->timed_out)
+    {
+      g_clear_error (&error);
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                           "Apple did not answer %s %s within %u s",
+                           data->http_method, data->log_path, data->timeout);
+    }
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+static gboolean
+request_timed_out (gpointer user_data)
+{
+  RequestData *data = user_data;
+
+  data->timed_out = TRUE;
+  g_clear_pointer (&data->timeout_source, g_source_unref);
+  g_cancellable_cancel (data->io_cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+caller_cancelled (GCancellable *cancellable,
+                  GCancellable *io_cancellable)
+{
+  g_cancellable_cancel (io_cancellable);
+}
 
 static gboolean
 request_wait_done (gpointer user_data)
@@ -708,6 +771,8 @@ request_finish (GTask *task)
   ICloudResponse *response;
   guint status = soup_message_get_status (data->msg);
 
+  request_data_clear_timeout (data);
+
   /* A 421 (Misdirected Request) was already sent once more on a new
    * connection by libsoup itself, before anything of its answer touched the
    * session (see icloud_request_build ()); a second one is an answer. */
@@ -749,8 +814,7 @@ read_body_cb (GObject      *source,
   chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
   if (chunk == NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
-      g_object_unref (task);
+      request_return_io_error (task, g_steal_pointer (&error));
       return;
     }
 
@@ -771,7 +835,7 @@ read_body_cb (GObject      *source,
 
   g_byte_array_append (data->body, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
   g_input_stream_read_bytes_async (G_INPUT_STREAM (source), 64 * 1024, G_PRIORITY_DEFAULT,
-                                   g_task_get_cancellable (task), read_body_cb, task);
+                                   data->io_cancellable, read_body_cb, task);
 }
 
 static void
@@ -780,19 +844,19 @@ send_cb (GObject      *source,
          gpointer      user_data)
 {
   GTask *task = user_data;
+  RequestData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GInputStream) stream = NULL;
 
   stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
   if (stream == NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
-      g_object_unref (task);
+      request_return_io_error (task, g_steal_pointer (&error));
       return;
     }
 
   g_input_stream_read_bytes_async (stream, 64 * 1024, G_PRIORITY_DEFAULT,
-                                   g_task_get_cancellable (task), read_body_cb, task);
+                                   data->io_cancellable, read_body_cb, task);
 }
 
 /**
@@ -879,8 +943,30 @@ request_send (GTask *task)
       return;
     }
 
+  if (data->io_cancellable == NULL)
+    {
+      data->io_cancellable = g_cancellable_new ();
+      if (g_task_get_cancellable (task) != NULL)
+        {
+          data->caller_cancellable = g_object_ref (g_task_get_cancellable (task));
+          data->cancelled_id = g_cancellable_connect (data->caller_cancellable,
+                                                      G_CALLBACK (caller_cancelled),
+                                                      g_object_ref (data->io_cancellable),
+                                                      g_object_unref);
+        }
+    }
+
+  data->timeout = self->timeout;
+  if (data->timeout > 0)
+    {
+      data->timeout_source = g_timeout_source_new_seconds (data->timeout);
+      g_source_set_callback (data->timeout_source, request_timed_out, data, NULL);
+      g_source_set_static_name (data->timeout_source, "[icloud] request timeout");
+      g_source_attach (data->timeout_source, g_main_context_get_thread_default ());
+    }
+
   soup_session_send_async (self->soup, data->msg, G_PRIORITY_DEFAULT,
-                           g_task_get_cancellable (task), send_cb, task);
+                           data->io_cancellable, send_cb, task);
 }
 
 /**
@@ -2633,6 +2719,9 @@ icloud_session_get_property (GObject    *object,
     case PROP_MAX_PASSWORD_SIGN_INS:
       g_value_set_uint (value, self->max_password_sign_ins);
       break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, self->timeout);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2685,6 +2774,9 @@ icloud_session_set_property (GObject      *object,
       break;
     case PROP_MAX_PASSWORD_SIGN_INS:
       self->max_password_sign_ins = g_value_get_uint (value);
+      break;
+    case PROP_TIMEOUT:
+      self->timeout = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2878,6 +2970,18 @@ icloud_session_class_init (ICloudSessionClass *klass)
   properties[PROP_MAX_PASSWORD_SIGN_INS] =
     g_param_spec_uint ("max-password-sign-ins", NULL, NULL, 0, G_MAXUINT,
                        ICLOUD_DEFAULT_MAX_PASSWORD_SIGN_INS,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * ICloudSession:timeout:
+   *
+   * How many seconds Apple has to answer one request (sending it and
+   * reading the whole answer); past it the operation fails with
+   * %G_IO_ERROR_TIMED_OUT and the session stays as it was. 0 means no
+   * limit.
+   */
+  properties[PROP_TIMEOUT] =
+    g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, 60,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);

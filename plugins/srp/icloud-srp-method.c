@@ -158,6 +158,14 @@ repair_cb (GObject      *source,
       return;
     }
 
+  if (icloud_response_is_success (response) &&
+      icloud_response_get_header (response, "X-Apple-Session-Token") == NULL)
+    {
+      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                               "Apple finished the account repair but sent no session token");
+      return;
+    }
+
   if (!icloud_response_is_success (response))
     {
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_REPAIR_REQUIRED,
@@ -220,7 +228,14 @@ complete_cb (GObject      *source,
    * document of accountLogin says which. */
   if (icloud_response_is_success (response) || status == 409)
     {
-      g_task_return_boolean (task, TRUE);
+      /* Whatever the body, the proof is only worth the session token Apple
+       * sends back with it. */
+      if (icloud_response_get_header (response, "X-Apple-Session-Token") == NULL)
+        g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                                 "Apple accepted the password proof but sent no session token (HTTP %u)",
+                                 status);
+      else
+        g_task_return_boolean (task, TRUE);
       return;
     }
 

@@ -846,6 +846,44 @@ test_password_sign_in_limit (Fixture       *fixture,
   g_assert_cmpuint (count_srp (fixture, "reuse@example.com"), ==, 2);
 }
 
+static void
+test_timeout (Fixture       *fixture,
+              gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudSession) session = NULL;
+  gint64 start;
+
+  session = g_object_new (ICLOUD_TYPE_SESSION,
+                          "apple-id", "s2k@example.com", "password", PASSWORD,
+                          "endpoint", fixture->endpoint, "cookie-directory", fixture->dir,
+                          "timeout", 1,
+                          NULL);
+  icloud_mock_server_inject_fault_full (fixture->server, "/appleauth/auth/signin/complete",
+                                        "slow", 1, 0, 4000);
+  start = g_get_monotonic_time ();
+  g_assert_false (icloud_session_authenticate (session, FALSE, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_SIGNED_OUT);
+  g_clear_error (&error);
+
+  /* A timeout is transient: the session (and its password) stay usable. */
+  g_assert_true (icloud_session_authenticate (session, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
+}
+
+static void
+test_no_session_token (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  /* A 200 that is not what Apple sends (no session token) is PROTOCOL. */
+  icloud_mock_server_inject_fault (fixture->server, "/appleauth/auth/signin/complete",
+                                   "missing-fields", 1, 0);
+  check_failure (fixture, "s2k@example.com", PASSWORD, ICLOUD_ERROR_PROTOCOL);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -875,6 +913,8 @@ main (int   argc,
   ADD ("/session/status/421-twice", test_421_twice);
   ADD ("/session/status/throttle-retries", test_throttle_retries);
   ADD ("/session/status/password-sign-in-limit", test_password_sign_in_limit);
+  ADD ("/session/status/timeout", test_timeout);
+  ADD ("/session/status/no-session-token", test_no_session_token);
   ADD ("/session/cancel/each-step", test_cancel_steps);
   ADD ("/session/main-loop-responsive", test_main_loop_responsive);
   ADD ("/session/secrets/not-logged", test_secrets_not_logged);
