@@ -1,0 +1,981 @@
+/* icloud-hsa2-method.c: the `hsa2` auth method, Apple's two-factor challenge
+ * (protocol §1.2 steps 6–11 and 13; §9)
+ *
+ * The session enters this method when accountLogin says the account has
+ * two-factor authentication (dsInfo.hsaVersion 2) and the session is not
+ * trusted yet. begin_async reads Apple's auth options (the trusted phone
+ * numbers, and whether security keys protect the account); the user then
+ * asks for a code (pushed to the trusted devices, or by SMS to one trusted
+ * phone) and types it; trust_async asks Apple to trust the session.
+ *
+ * Everything a later process needs to finish the challenge (the phone a
+ * code was sent to, the security keys) is kept in the saved session, so
+ * that `login` and `verify` may run as two processes (headless 2FA).
+ *
+ * Codes are never logged nor put in a message.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+#include <gio/gio.h>
+#include <icloud-glib/icloud-plugin.h>
+
+/* Keys of the saved session owned by this method. */
+#define DATA_PHONE_ID      "hsa2_phone_id"       /* a code was sent by SMS to this phone */
+#define DATA_PHONE_MODE    "hsa2_phone_mode"     /* …in this mode (sms, voice) */
+#define DATA_SECURITY_KEYS "hsa2_security_keys"  /* key names, joined by ", " */
+
+#define WRONG_CODE "-21669"
+
+#define ICLOUD_TYPE_HSA2_METHOD (icloud_hsa2_method_get_type ())
+G_DECLARE_FINAL_TYPE (ICloudHsa2Method, icloud_hsa2_method, ICLOUD, HSA2_METHOD, ICloudAuthMethod)
+
+struct _ICloudHsa2Method
+{
+  ICloudAuthMethod parent_instance;
+
+  /* The trusted phones of the last auth options read, or NULL. */
+  GListStore *phones;
+};
+
+G_DEFINE_DYNAMIC_TYPE (ICloudHsa2Method, icloud_hsa2_method, ICLOUD_TYPE_AUTH_METHOD)
+
+/* ------------------------------------------------------------------------ */
+/* JSON helpers */
+
+static JsonNode *
+member_at (JsonNode          *node,
+           const char * const *path)
+{
+  for (guint i = 0; node != NULL && path[i] != NULL; i++)
+    {
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        return NULL;
+      node = json_object_get_member (json_node_get_object (node), path[i]);
+    }
+  return node;
+}
+
+/* Apple's service error codes, in serviceErrors[] or service_errors[] (any
+ * element) or as a top-level errorCode: is @wanted among them? */
+static gboolean
+has_service_error (ICloudResponse *response,
+                   const char     *wanted)
+{
+  static const char * const lists[] = { "serviceErrors", "service_errors" };
+  JsonNode *json = icloud_response_get_json (response);
+  JsonObject *object;
+
+  if (json == NULL || !JSON_NODE_HOLDS_OBJECT (json))
+    return FALSE;
+  object = json_node_get_object (json);
+
+  for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
+    {
+      JsonNode *node = json_object_get_member (object, lists[i]);
+      JsonArray *array;
+
+      if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+        continue;
+      array = json_node_get_array (node);
+      for (guint j = 0; j < json_array_get_length (array); j++)
+        {
+          JsonNode *el = json_array_get_element (array, j);
+          JsonNode *code;
+
+          if (!JSON_NODE_HOLDS_OBJECT (el))
+            continue;
+          code = json_object_get_member (json_node_get_object (el), "code");
+          if (code == NULL || !JSON_NODE_HOLDS_VALUE (code))
+            continue;
+          if (json_node_get_value_type (code) == G_TYPE_STRING &&
+              g_strcmp0 (json_node_get_string (code), wanted) == 0)
+            return TRUE;
+          if (json_node_get_value_type (code) == G_TYPE_INT64)
+            {
+              g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (code));
+              if (g_str_equal (text, wanted))
+                return TRUE;
+            }
+        }
+    }
+
+  {
+    JsonNode *code = json_object_get_member (object, "errorCode");
+
+    if (code != NULL && JSON_NODE_HOLDS_VALUE (code))
+      {
+        if (json_node_get_value_type (code) == G_TYPE_STRING)
+          return g_strcmp0 (json_node_get_string (code), wanted) == 0;
+        if (json_node_get_value_type (code) == G_TYPE_INT64)
+          {
+            g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (code));
+            return g_str_equal (text, wanted);
+          }
+      }
+  }
+
+  return FALSE;
+}
+
+/* The error of a failed response: Apple's generic statuses, or PROTOCOL. */
+static GError *
+response_error (ICloudResponse *response,
+                const char     *what)
+{
+  GError *error = NULL;
+
+  if (!icloud_response_check (response, &error))
+    return error;
+  return g_error_new (ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                      "Unexpected answer from Apple to %s (HTTP %u)",
+                      what, icloud_response_get_status (response));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The auth options (step 6): JSON, or HTML with the boot args */
+
+/* The JSON of `<script … class="boot_args">…</script>` in an HTML page. */
+static JsonNode *
+parse_boot_args (GBytes *body)
+{
+  gsize len = 0;
+  const char *data = g_bytes_get_data (body, &len);
+  g_autofree char *html = NULL;
+  const char *p, *end;
+
+  if (data == NULL || len == 0)
+    return NULL;
+  html = g_strndup (data, len);
+  end = html + strlen (html);
+
+  for (p = html; (p = g_strstr_len (p, end - p, "<script")) != NULL; )
+    {
+      const char *tag_end = memchr (p, '>', end - p);
+      const char *content, *close;
+
+      if (tag_end == NULL)
+        break;
+      content = tag_end + 1;
+      close = g_strstr_len (content, end - content, "</script");
+      if (close == NULL)
+        break;
+
+      if (g_strstr_len (p, tag_end - p, "boot_args") != NULL)
+        {
+          g_autoptr(JsonParser) parser = json_parser_new ();
+
+          if (json_parser_load_from_data (parser, content, close - content, NULL) &&
+              json_parser_get_root (parser) != NULL &&
+              JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+            return json_node_ref (json_parser_get_root (parser));
+        }
+      p = close;
+    }
+
+  return NULL;
+}
+
+/* Where Apple has put the options: the plain JSON document, Apple's page
+ * (`direct.twoSV`), and the bridge data inside it. */
+static const char * const option_roots[][4] = {
+  { NULL },
+  { "direct", "twoSV", NULL },
+  { "direct", "twoSV", "bridgeInitiateData", NULL },
+  { "direct", NULL },
+  { "twoSV", NULL },
+  { "twoSV", "bridgeInitiateData", NULL },
+  { "bridgeInitiateData", NULL },
+};
+
+static gboolean
+store_has_phone (GListStore *store,
+                 const char *id)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (store));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(ICloudTrustedPhone) phone = g_list_model_get_item (G_LIST_MODEL (store), i);
+      if (g_strcmp0 (icloud_trusted_phone_get_id (phone), id) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+add_phone (GListStore *store,
+           JsonNode   *node)
+{
+  g_autoptr(ICloudTrustedPhone) phone = NULL;
+
+  phone = icloud_trusted_phone_new_from_json (node, NULL);
+  if (phone == NULL || store_has_phone (store, icloud_trusted_phone_get_id (phone)))
+    return;
+  g_list_store_append (store, phone);
+}
+
+static void
+collect_phones (JsonNode   *options,
+                GListStore *store)
+{
+  static const char * const lists[][3] = {
+    { "phoneNumberVerification", "trustedPhoneNumbers", NULL },
+    { "trustedPhoneNumbers", NULL },
+  };
+  static const char * const singles[][3] = {
+    { "phoneNumberVerification", "trustedPhoneNumber", NULL },
+    { "trustedPhoneNumber", NULL },
+  };
+
+  for (guint r = 0; r < G_N_ELEMENTS (option_roots); r++)
+    {
+      JsonNode *root = member_at (options, option_roots[r]);
+
+      if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+        continue;
+
+      for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
+        {
+          JsonNode *list = member_at (root, lists[l]);
+
+          if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
+            continue;
+          for (guint i = 0; i < json_array_get_length (json_node_get_array (list)); i++)
+            add_phone (store, json_array_get_element (json_node_get_array (list), i));
+        }
+      for (guint s = 0; s < G_N_ELEMENTS (singles); s++)
+        {
+          JsonNode *single = member_at (root, singles[s]);
+
+          if (single != NULL && JSON_NODE_HOLDS_OBJECT (single))
+            add_phone (store, single);
+        }
+    }
+}
+
+/* The names of the security keys, joined by ", "; NULL if the options show
+ * none. An `fsaChallenge` without names still means security keys. */
+static char *
+collect_security_keys (JsonNode *options)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  gboolean challenge = FALSE;
+
+  for (guint r = 0; r < G_N_ELEMENTS (option_roots); r++)
+    {
+      JsonNode *root = member_at (options, option_roots[r]);
+      JsonNode *key_names, *fsa;
+
+      if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+        continue;
+
+      fsa = json_object_get_member (json_node_get_object (root), "fsaChallenge");
+      if (fsa != NULL && JSON_NODE_HOLDS_OBJECT (fsa))
+        challenge = TRUE;
+
+      key_names = json_object_get_member (json_node_get_object (root), "keyNames");
+      if (key_names == NULL || !JSON_NODE_HOLDS_ARRAY (key_names))
+        continue;
+      for (guint i = 0; i < json_array_get_length (json_node_get_array (key_names)); i++)
+        {
+          JsonNode *name = json_array_get_element (json_node_get_array (key_names), i);
+          const char *text;
+          gboolean seen = FALSE;
+
+          if (!JSON_NODE_HOLDS_VALUE (name) || json_node_get_value_type (name) != G_TYPE_STRING)
+            continue;
+          text = json_node_get_string (name);
+          if (*text == '\0')
+            continue;
+          for (guint j = 0; j < names->len; j++)
+            if (g_str_equal (g_ptr_array_index (names, j), text))
+              seen = TRUE;
+          if (!seen)
+            g_ptr_array_add (names, (gpointer) text);
+        }
+    }
+
+  if (names->len == 0)
+    return challenge ? g_strdup ("a security key") : NULL;
+
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (", ", (char **) names->pdata);
+}
+
+/* What one read of the options gave. */
+typedef struct {
+  gboolean    parsed;         /* a JSON document was found */
+  GListStore *phones;         /* of ICloudTrustedPhone */
+  char       *security_keys;  /* NULL if none */
+  GError     *http_error;     /* Apple refused to answer */
+} Options;
+
+static void
+options_free (Options *options)
+{
+  g_clear_object (&options->phones);
+  g_free (options->security_keys);
+  g_clear_error (&options->http_error);
+  g_free (options);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Options, options_free)
+
+static Options *
+options_from_response (ICloudResponse *response)
+{
+  Options *options = g_new0 (Options, 1);
+  g_autoptr(JsonNode) document = NULL;
+  JsonNode *json;
+
+  options->phones = g_list_store_new (ICLOUD_TYPE_TRUSTED_PHONE);
+
+  if (!icloud_response_is_success (response))
+    {
+      options->http_error = response_error (response, "the request for the sign-in options");
+      return options;
+    }
+
+  /* The body decides, whatever the content type. */
+  json = icloud_response_get_json (response);
+  if (json != NULL && JSON_NODE_HOLDS_OBJECT (json))
+    document = json_node_ref (json);
+  else
+    document = parse_boot_args (icloud_response_get_body (response));
+
+  if (document == NULL)
+    return options;
+
+  options->parsed = TRUE;
+  collect_phones (document, options->phones);
+  options->security_keys = collect_security_keys (document);
+  return options;
+}
+
+static gboolean
+options_useful (Options *options)
+{
+  return options->security_keys != NULL ||
+         g_list_model_get_n_items (G_LIST_MODEL (options->phones)) > 0;
+}
+
+typedef struct {
+  ICloudSession *session;
+  gboolean       as_json;
+} FetchData;
+
+static void
+fetch_data_free (FetchData *data)
+{
+  g_clear_object (&data->session);
+  g_free (data);
+}
+
+static void fetch_options_send (GTask *task);
+
+static void
+fetch_options_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  FetchData *data = g_task_get_task_data (task);
+  g_autoptr(ICloudResponse) response = NULL;
+  g_autoptr(Options) options = NULL;
+  GError *error = NULL;
+
+  response = icloud_session_send_request_finish (data->session, result, &error);
+  if (response == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  options = options_from_response (response);
+  if (!data->as_json && options->http_error == NULL && !options_useful (options))
+    {
+      /* Apple's page may lack what its JSON has (what-users-hit §2, §13):
+       * ask once more for the JSON. Not after a refusal (503, 429…). */
+      g_debug ("The HTML sign-in options show no phone and no security key; asking for JSON");
+      data->as_json = TRUE;
+      fetch_options_send (g_steal_pointer (&task));
+      return;
+    }
+
+  g_task_return_pointer (task, g_steal_pointer (&options), (GDestroyNotify) options_free);
+}
+
+static void
+fetch_options_send (GTask *task)
+{
+  FetchData *data = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  ICloudRequestFlags flags = ICLOUD_REQUEST_AUTH_HEADERS;
+
+  if (!data->as_json)
+    flags |= ICLOUD_REQUEST_ACCEPT_HTML;
+  icloud_session_send_request_async (data->session, "GET", ICLOUD_ROOT_AUTH, "", NULL,
+                                     flags, cancellable, fetch_options_cb, task);
+}
+
+/* GET AUTH (step 6), as Apple's page, then as JSON if the page is of no use. */
+static void
+fetch_options_async (ICloudHsa2Method    *self,
+                     ICloudSession       *session,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  FetchData *data = g_new0 (FetchData, 1);
+
+  g_task_set_source_tag (task, fetch_options_async);
+  data->session = g_object_ref (session);
+  g_task_set_task_data (task, data, (GDestroyNotify) fetch_data_free);
+  fetch_options_send (task);
+}
+
+static Options *
+fetch_options_finish (ICloudHsa2Method  *self,
+                      GAsyncResult      *result,
+                      GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Keeps what the options say: the phones for list_targets, the security
+ * keys in the saved session (and the state). */
+static void
+apply_options (ICloudHsa2Method *self,
+               ICloudSession    *session,
+               Options          *options)
+{
+  if (!options->parsed)
+    return;
+
+  g_set_object (&self->phones, options->phones);
+  icloud_session_store_data (session, DATA_SECURITY_KEYS, options->security_keys);
+  if (options->security_keys != NULL)
+    icloud_session_set_auth_state (session, ICLOUD_AUTH_STATE_NEEDS_SECURITY_KEY);
+}
+
+static GListModel *
+copy_phones (GListStore *phones)
+{
+  GListStore *copy = g_list_store_new (ICLOUD_TYPE_TRUSTED_PHONE);
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (phones));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GObject) item = g_list_model_get_item (G_LIST_MODEL (phones), i);
+      g_list_store_append (copy, item);
+    }
+  return G_LIST_MODEL (copy);
+}
+
+/* Security keys cannot be used here: every code operation fails at once. */
+static gboolean
+return_if_security_keys (GTask         *task,
+                         ICloudSession *session)
+{
+  const char *keys = icloud_session_lookup_data (session, DATA_SECURITY_KEYS);
+
+  if (keys == NULL && icloud_session_get_state (session) != ICLOUD_AUTH_STATE_NEEDS_SECURITY_KEY)
+    return FALSE;
+
+  g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_SECURITY_KEY_REQUIRED,
+                           "This account is protected by security keys (%s); sign in with one on icloud.com",
+                           keys != NULL ? keys : "a security key");
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* begin */
+
+static void
+begin_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (source);
+  g_autoptr(GTask) task = user_data;
+  ICloudSession *session = g_task_get_task_data (task);
+  g_autoptr(Options) options = NULL;
+  GError *error = NULL;
+
+  options = fetch_options_finish (self, result, &error);
+  if (options == NULL)
+    {
+      /* Network failure or cancellation. */
+      g_task_return_error (task, error);
+      return;
+    }
+
+  /* Not fatal: the user may still type a code pushed to a device. */
+  if (options->http_error != NULL)
+    g_debug ("The sign-in options could not be read: %s", options->http_error->message);
+  else if (!options->parsed)
+    g_debug ("The sign-in options are neither JSON nor a page with boot args");
+
+  apply_options (self, session, options);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+icloud_hsa2_method_begin_async (ICloudAuthMethod    *method,
+                                ICloudSession       *session,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (method);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, icloud_hsa2_method_begin_async);
+  g_task_set_task_data (task, g_object_ref (session), g_object_unref);
+  fetch_options_async (self, session, cancellable, begin_cb, task);
+}
+
+static gboolean
+boolean_finish (ICloudAuthMethod  *method,
+                GAsyncResult      *result,
+                GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* list_targets: the trusted phone numbers */
+
+static void
+list_targets_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (source);
+  g_autoptr(GTask) task = user_data;
+  ICloudSession *session = g_task_get_task_data (task);
+  g_autoptr(Options) options = NULL;
+  GError *error = NULL;
+
+  options = fetch_options_finish (self, result, &error);
+  if (options == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (options->http_error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&options->http_error));
+      return;
+    }
+  if (!options->parsed)
+    {
+      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                               "Apple's sign-in options could not be read (neither JSON nor a page with boot args)");
+      return;
+    }
+
+  apply_options (self, session, options);
+  if (return_if_security_keys (task, session))
+    return;
+  g_task_return_pointer (task, copy_phones (self->phones), g_object_unref);
+}
+
+static void
+icloud_hsa2_method_list_targets_async (ICloudAuthMethod    *method,
+                                       ICloudSession       *session,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (method);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, icloud_hsa2_method_list_targets_async);
+  g_task_set_task_data (task, g_object_ref (session), g_object_unref);
+
+  if (return_if_security_keys (task, session))
+    return;
+
+  if (self->phones != NULL)
+    {
+      g_task_return_pointer (task, copy_phones (self->phones), g_object_unref);
+      return;
+    }
+
+  /* Another process read the options: read them again. */
+  fetch_options_async (self, session, cancellable, list_targets_cb, g_steal_pointer (&task));
+}
+
+static GListModel *
+icloud_hsa2_method_list_targets_finish (ICloudAuthMethod  *method,
+                                        GAsyncResult      *result,
+                                        GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, method), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* request_code: a push to the trusted devices (step 7) or an SMS (step 10) */
+
+typedef struct {
+  ICloudSession *session;
+  char          *phone_id;    /* NULL: pushed to the trusted devices */
+  char          *phone_mode;
+} RequestData;
+
+static void
+request_data_free (RequestData *data)
+{
+  g_clear_object (&data->session);
+  g_free (data->phone_id);
+  g_free (data->phone_mode);
+  g_free (data);
+}
+
+static void
+request_code_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RequestData *data = g_task_get_task_data (task);
+  g_autoptr(ICloudResponse) response = NULL;
+  GError *error = NULL;
+
+  response = icloud_session_send_request_finish (data->session, result, &error);
+  if (response == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  if (!icloud_response_is_success (response))
+    {
+      g_task_return_error (task, response_error (response,
+                                                 data->phone_id != NULL
+                                                 ? "the request for an SMS code"
+                                                 : "the request for a code on the trusted devices"));
+      return;
+    }
+
+  /* Remembered for validate_code, in this process or another one. */
+  icloud_session_store_data (data->session, DATA_PHONE_ID, data->phone_id);
+  icloud_session_store_data (data->session, DATA_PHONE_MODE, data->phone_mode);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* {"phoneNumber": {"id": N}, …}: the id as a number when it is one. */
+static void
+add_phone_number (JsonBuilder *builder,
+                  const char  *id)
+{
+  gint64 number;
+
+  json_builder_set_member_name (builder, "phoneNumber");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "id");
+  if (g_ascii_string_to_signed (id, 10, G_MININT64, G_MAXINT64, &number, NULL))
+    json_builder_add_int_value (builder, number);
+  else
+    json_builder_add_string_value (builder, id);
+  json_builder_end_object (builder);
+}
+
+static void
+icloud_hsa2_method_request_code_async (ICloudAuthMethod    *method,
+                                       ICloudSession       *session,
+                                       GObject             *target,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (method, cancellable, callback, user_data);
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) body = NULL;
+  RequestData *data;
+  ICloudTrustedPhone *phone;
+  const char *mode;
+
+  g_task_set_source_tag (task, icloud_hsa2_method_request_code_async);
+
+  if (return_if_security_keys (task, session))
+    return;
+
+  data = g_new0 (RequestData, 1);
+  data->session = g_object_ref (session);
+  g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
+
+  if (target == NULL)
+    {
+      /* Apple pushes a code only when asked (what-users-hit §1). */
+      icloud_session_send_request_async (session, "GET", ICLOUD_ROOT_AUTH, "/verify/trusteddevice",
+                                         NULL, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
+                                         request_code_cb, g_steal_pointer (&task));
+      return;
+    }
+
+  if (!ICLOUD_IS_TRUSTED_PHONE (target))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "A two-factor code can only be sent to a trusted phone number");
+      return;
+    }
+
+  phone = ICLOUD_TRUSTED_PHONE (target);
+  mode = icloud_trusted_phone_get_push_mode (phone);
+  if (mode == NULL || *mode == '\0')
+    mode = "sms";
+  data->phone_id = g_strdup (icloud_trusted_phone_get_id (phone));
+  data->phone_mode = g_strdup (mode);
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  add_phone_number (builder, data->phone_id);
+  json_builder_set_member_name (builder, "mode");
+  json_builder_add_string_value (builder, mode);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  icloud_session_send_request_async (session, "PUT", ICLOUD_ROOT_AUTH, "/verify/phone",
+                                     body, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
+                                     request_code_cb, g_steal_pointer (&task));
+}
+
+/* ------------------------------------------------------------------------ */
+/* validate_code: the trusted-device route (step 8) or the phone route (11) */
+
+static void
+validate_code_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ICloudSession *session = g_task_get_task_data (task);
+  g_autoptr(ICloudResponse) response = NULL;
+  GError *error = NULL;
+  guint status;
+
+  response = icloud_session_send_request_finish (session, result, &error);
+  if (response == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  status = icloud_response_get_status (response);
+  if (icloud_response_is_success (response))
+    {
+      /* The challenge is over. */
+      icloud_session_store_data (session, DATA_PHONE_ID, NULL);
+      icloud_session_store_data (session, DATA_PHONE_MODE, NULL);
+      icloud_session_store_data (session, DATA_SECURITY_KEYS, NULL);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  if (has_service_error (response, WRONG_CODE))
+    {
+      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE,
+                               "The verification code is not right");
+      return;
+    }
+
+  if (status == 412)
+    {
+      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                               "Apple refused to check the code (HTTP 412): this sign-in may need to be verified another way; request a new code or sign in again");
+      return;
+    }
+
+  g_task_return_error (task, response_error (response, "the verification code"));
+}
+
+static void
+icloud_hsa2_method_validate_code_async (ICloudAuthMethod    *method,
+                                        ICloudSession       *session,
+                                        GObject             *target,
+                                        const char          *code,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (method, cancellable, callback, user_data);
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) body = NULL;
+  const char *phone_id = NULL;
+  const char *mode = NULL;
+
+  g_task_set_source_tag (task, icloud_hsa2_method_validate_code_async);
+  g_task_set_task_data (task, g_object_ref (session), g_object_unref);
+
+  if (return_if_security_keys (task, session))
+    return;
+
+  if (code == NULL || *code == '\0')
+    {
+      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE,
+                               "No verification code was given");
+      return;
+    }
+
+  if (target != NULL && ICLOUD_IS_TRUSTED_PHONE (target))
+    {
+      phone_id = icloud_trusted_phone_get_id (ICLOUD_TRUSTED_PHONE (target));
+      mode = icloud_trusted_phone_get_push_mode (ICLOUD_TRUSTED_PHONE (target));
+    }
+  else if (target != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "A two-factor code is checked for a trusted phone number or the trusted devices");
+      return;
+    }
+  else
+    {
+      /* Where the last code was asked for, maybe by another process. */
+      phone_id = icloud_session_lookup_data (session, DATA_PHONE_ID);
+      mode = icloud_session_lookup_data (session, DATA_PHONE_MODE);
+    }
+  if (mode == NULL || *mode == '\0')
+    mode = "sms";
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  if (phone_id != NULL)
+    add_phone_number (builder, phone_id);
+  json_builder_set_member_name (builder, "securityCode");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "code");
+  json_builder_add_string_value (builder, code);
+  json_builder_end_object (builder);
+  if (phone_id != NULL)
+    {
+      json_builder_set_member_name (builder, "mode");
+      json_builder_add_string_value (builder, mode);
+    }
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  icloud_session_send_request_async (session, "POST", ICLOUD_ROOT_AUTH,
+                                     phone_id != NULL ? "/verify/phone/securitycode"
+                                                      : "/verify/trusteddevice/securitycode",
+                                     body, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
+                                     validate_code_cb, g_steal_pointer (&task));
+}
+
+/* ------------------------------------------------------------------------ */
+/* trust (step 13) */
+
+static void
+trust_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ICloudSession *session = g_task_get_task_data (task);
+  g_autoptr(ICloudResponse) response = NULL;
+  GError *error = NULL;
+
+  response = icloud_session_send_request_finish (session, result, &error);
+  if (response == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  /* The session keeps the X-Apple-TwoSV-Trust-Token by itself. */
+  if (!icloud_response_is_success (response))
+    {
+      g_task_return_error (task, response_error (response, "the request to trust this session"));
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+icloud_hsa2_method_trust_async (ICloudAuthMethod    *method,
+                                ICloudSession       *session,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (method, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, icloud_hsa2_method_trust_async);
+  g_task_set_task_data (task, g_object_ref (session), g_object_unref);
+
+  icloud_session_send_request_async (session, "GET", ICLOUD_ROOT_AUTH, "/2sv/trust",
+                                     NULL, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
+                                     trust_cb, g_steal_pointer (&task));
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+icloud_hsa2_method_finalize (GObject *object)
+{
+  ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (object);
+
+  g_clear_object (&self->phones);
+
+  G_OBJECT_CLASS (icloud_hsa2_method_parent_class)->finalize (object);
+}
+
+static void
+icloud_hsa2_method_class_init (ICloudHsa2MethodClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  ICloudAuthMethodClass *method_class = ICLOUD_AUTH_METHOD_CLASS (klass);
+
+  object_class->finalize = icloud_hsa2_method_finalize;
+
+  method_class->begin_async = icloud_hsa2_method_begin_async;
+  method_class->begin_finish = boolean_finish;
+  method_class->list_targets_async = icloud_hsa2_method_list_targets_async;
+  method_class->list_targets_finish = icloud_hsa2_method_list_targets_finish;
+  method_class->request_code_async = icloud_hsa2_method_request_code_async;
+  method_class->request_code_finish = boolean_finish;
+  method_class->validate_code_async = icloud_hsa2_method_validate_code_async;
+  method_class->validate_code_finish = boolean_finish;
+  method_class->trust_async = icloud_hsa2_method_trust_async;
+  method_class->trust_finish = boolean_finish;
+}
+
+static void
+icloud_hsa2_method_class_finalize (ICloudHsa2MethodClass *klass)
+{
+}
+
+static void
+icloud_hsa2_method_init (ICloudHsa2Method *self)
+{
+}
+
+/* GIO module entry points */
+
+G_MODULE_EXPORT void
+g_io_module_load (GIOModule *module)
+{
+  g_type_module_use (G_TYPE_MODULE (module));   /* never unloaded */
+  icloud_hsa2_method_register_type (G_TYPE_MODULE (module));
+  icloud_auth_method_register (ICLOUD_TYPE_HSA2_METHOD, "hsa2", 10);
+}
+
+G_MODULE_EXPORT void
+g_io_module_unload (GIOModule *module)
+{
+}
+
+G_MODULE_EXPORT char **
+g_io_module_query (void)
+{
+  char *eps[] = { (char *) ICLOUD_AUTH_METHOD_EXTENSION_POINT_NAME, NULL };
+  return g_strdupv (eps);
+}
