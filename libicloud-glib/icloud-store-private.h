@@ -26,6 +26,24 @@
  *    "version": 1}
  * Session cookies are kept; expired cookies are dropped on load and save.
  *
+ * Backends. The file store (ICLOUD_SECRET_STORE_FILE, the default) writes
+ * the document above to `<base>.session.json`. The keyring store
+ * (ICLOUD_SECRET_STORE_KEYRING, with libsecret) keeps the very same document
+ * as one secret instead: schema "org.gnome.ICloudGlib.Session", attributes
+ * "apple-id" (the Apple ID as given) and "version" ("1"), label "iCloud
+ * session of <apple id>", in the default collection. Nothing is then
+ * written to `<base>.session.json`; the directory still holds the lock file
+ * (same rules). Only-write-when-changed holds too; a secret that does not
+ * parse (or belongs to another Apple ID) is cleared and treated as no
+ * session. No silent fallback: when the keyring cannot be reached (no
+ * Secret Service, a D-Bus error) or the library was built without
+ * libsecret, load/save/delete fail with ICLOUD_ERROR_STORAGE ("The keyring
+ * is not available: ...; use the file store instead") and the caller
+ * chooses the file store explicitly. The keyring calls are libsecret's
+ * synchronous ones: they block the calling thread briefly (a round trip to
+ * the Secret Service) during a session operation; a later version may make
+ * them asynchronous.
+ *
  * Thread safety: none. A store is used from one thread at a time (the
  * session's); the lock is between processes (and between store objects),
  * not between threads.
@@ -37,6 +55,8 @@
 #include <glib-object.h>
 #include <libsoup/soup.h>
 
+#include "icloud-glib/icloud-session.h"   /* ICloudSecretStore */
+
 G_BEGIN_DECLS
 
 #define ICLOUD_TYPE_STORE (icloud_store_get_type ())
@@ -47,10 +67,20 @@ char          *icloud_store_default_directory (void);
 /* The file base name for an Apple ID (non-word characters removed). */
 char          *icloud_store_base_name         (const char   *apple_id);
 
-/* @directory NULL → the default. Does no I/O. */
+/* @directory NULL → the default. Does no I/O. The file store. */
 ICloudStore   *icloud_store_new               (const char   *directory,
                                                const char   *apple_id);
+/* Same, with the backend the secrets go to (see "Backends" above). Does
+ * no I/O: an unusable keyring shows at the first load/save/delete. */
+ICloudStore   *icloud_store_new_full          (const char        *directory,
+                                               const char        *apple_id,
+                                               ICloudSecretStore  secret_store);
+ICloudSecretStore icloud_store_get_secret_store (ICloudStore *self);
+/* Whether this build can use the keyring (built with libsecret). */
+gboolean       icloud_store_keyring_supported (void);
 const char    *icloud_store_get_directory     (ICloudStore  *self);
+/* The session file; for the keyring store, the file the file store would
+ * use (never written by it). */
 const char    *icloud_store_get_path          (ICloudStore  *self);
 const char    *icloud_store_get_apple_id      (ICloudStore  *self);
 
@@ -68,7 +98,8 @@ gboolean       icloud_store_load              (ICloudStore  *self,
  * or save. ICLOUD_ERROR_STORAGE on failure (the old file stays intact). */
 gboolean       icloud_store_save              (ICloudStore  *self,
                                                GError      **error);
-/* Number of times the file was actually written by this object. */
+/* Number of times the file (or the keyring secret) was actually written by
+ * this object. */
 guint          icloud_store_get_n_writes      (ICloudStore  *self);
 
 const char    *icloud_store_get               (ICloudStore  *self,
@@ -85,8 +116,8 @@ SoupCookieJar *icloud_store_get_cookie_jar    (ICloudStore  *self);
  * when @keep_trust, trust_token. */
 void           icloud_store_reset             (ICloudStore  *self,
                                                gboolean      keep_trust);
-/* Removes the file (logout without keeping anything; a missing file is
- * fine) and clears the in-memory state except client_id. A save right after
+/* Removes the file, or clears the keyring secret (logout without keeping
+ * anything; a missing file or secret is fine) and clears the in-memory state except client_id. A save right after
  * it writes nothing until the state changes again. */
 gboolean       icloud_store_delete            (ICloudStore  *self,
                                                GError      **error);

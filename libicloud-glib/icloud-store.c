@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "config.h"
+
 #include "icloud-store-private.h"
 
 #include <errno.h>
@@ -15,6 +17,9 @@
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#ifdef HAVE_LIBSECRET
+#include <libsecret/secret.h>
+#endif
 
 #include "icloud-glib/icloud-error.h"
 
@@ -36,6 +41,7 @@ struct _ICloudStore
   char          *file_name;   /* <base>.session.json */
   char          *path;        /* directory/file_name */
   char          *lock_name;   /* <base>.lock */
+  ICloudSecretStore secret_store;
 
   GHashTable    *data;        /* key → value; values wiped on removal */
   SoupCookieJar *jar;
@@ -261,11 +267,21 @@ ICloudStore *
 icloud_store_new (const char *directory,
                   const char *apple_id)
 {
+  return icloud_store_new_full (directory, apple_id, ICLOUD_SECRET_STORE_FILE);
+}
+
+ICloudStore *
+icloud_store_new_full (const char        *directory,
+                       const char        *apple_id,
+                       ICloudSecretStore  secret_store)
+{
   ICloudStore *self;
   g_autofree char *dir = NULL;
 
   g_return_val_if_fail (apple_id != NULL, NULL);
   g_return_val_if_fail (g_utf8_validate (apple_id, -1, NULL), NULL);
+  g_return_val_if_fail (secret_store == ICLOUD_SECRET_STORE_FILE ||
+                        secret_store == ICLOUD_SECRET_STORE_KEYRING, NULL);
 
   dir = directory != NULL ? g_strdup (directory) : icloud_store_default_directory ();
 
@@ -278,8 +294,26 @@ icloud_store_new (const char *directory,
   self->file_name = g_strconcat (self->base, SESSION_SUFFIX, NULL);
   self->lock_name = g_strconcat (self->base, LOCK_SUFFIX, NULL);
   self->path = g_build_filename (self->directory, self->file_name, NULL);
+  self->secret_store = secret_store;
 
   return self;
+}
+
+ICloudSecretStore
+icloud_store_get_secret_store (ICloudStore *self)
+{
+  g_return_val_if_fail (ICLOUD_IS_STORE (self), ICLOUD_SECRET_STORE_FILE);
+  return self->secret_store;
+}
+
+gboolean
+icloud_store_keyring_supported (void)
+{
+#ifdef HAVE_LIBSECRET
+  return TRUE;
+#else
+  return FALSE;
+#endif
 }
 
 const char *
@@ -719,6 +753,255 @@ parse (ICloudStore  *self,
 }
 
 /* ------------------------------------------------------------------ */
+/* The keyring                                                          */
+
+/* The keyring calls below are libsecret's synchronous ones: they run on a
+ * private main context and block the calling thread for a round trip to
+ * the Secret Service. Simple and good enough for one small secret per
+ * operation; a later version may use the asynchronous calls. */
+
+static void
+keyring_unavailable (GError     **error,
+                     const GError *cause)
+{
+  g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
+               "The keyring is not available: %s; use the file store instead",
+               cause != NULL ? cause->message : "built without libsecret");
+}
+
+#ifdef HAVE_LIBSECRET
+
+static const SecretSchema keyring_schema = {
+  "org.gnome.ICloudGlib.Session", SECRET_SCHEMA_NONE,
+  {
+    { "apple-id", SECRET_SCHEMA_ATTRIBUTE_STRING },
+    { "version", SECRET_SCHEMA_ATTRIBUTE_STRING },
+    { NULL, 0 },
+  }
+};
+
+#define KEYRING_VERSION "1"
+
+/* Clears the secret; a missing one is fine. */
+static gboolean
+keyring_clear (ICloudStore  *self,
+               GError      **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  secret_password_clear_sync (&keyring_schema, NULL, &local_error,
+                              "apple-id", self->apple_id,
+                              "version", KEYRING_VERSION,
+                              NULL);
+  if (local_error != NULL)
+    {
+      keyring_unavailable (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The secret's bytes in a g_malloc'd buffer (the caller wipes it), NULL
+ * when there is none (@error unset) or on error. */
+static char *
+keyring_lookup (ICloudStore  *self,
+                gsize        *len_out,
+                GError      **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  char *secret;
+  char *bytes;
+  gsize len;
+
+  secret = secret_password_lookup_sync (&keyring_schema, NULL, &local_error,
+                                        "apple-id", self->apple_id,
+                                        "version", KEYRING_VERSION,
+                                        NULL);
+  if (local_error != NULL)
+    {
+      keyring_unavailable (error, local_error);
+      return NULL;
+    }
+  if (secret == NULL)
+    return NULL;
+
+  len = strlen (secret);
+  bytes = g_malloc (len + 1);
+  memcpy (bytes, secret, len + 1);
+  secret_password_free (secret);   /* wipes */
+
+  *len_out = len;
+  return bytes;
+}
+
+static gboolean
+keyring_store (ICloudStore  *self,
+               const char   *bytes,
+               GError      **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *label = g_strdup_printf ("iCloud session of %s", self->apple_id);
+
+  if (!secret_password_store_sync (&keyring_schema, SECRET_COLLECTION_DEFAULT,
+                                   label, bytes, NULL, &local_error,
+                                   "apple-id", self->apple_id,
+                                   "version", KEYRING_VERSION,
+                                   NULL))
+    {
+      keyring_unavailable (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+clear_state (ICloudStore *self)
+{
+  g_hash_table_remove_all (self->data);
+  clear_cookies (self);
+  clear_last_bytes (self);
+}
+
+/* Takes ownership of @cookies (the jar takes each cookie) and of @data. */
+static void
+install_state (ICloudStore *self,
+               GHashTable  *data,
+               GSList      *cookies)
+{
+  g_hash_table_remove_all (self->data);
+  g_hash_table_unref (self->data);
+  self->data = data;
+
+  clear_cookies (self);
+  for (GSList *l = cookies; l != NULL; l = l->next)
+    soup_cookie_jar_add_cookie (self->jar, l->data);   /* takes ownership */
+  g_slist_free (cookies);
+}
+
+#endif /* HAVE_LIBSECRET */
+
+static gboolean
+keyring_load (ICloudStore  *self,
+              GError      **error)
+{
+#ifdef HAVE_LIBSECRET
+  g_autoptr(GHashTable) data = NULL;
+  GSList *cookies = NULL;
+  GError *local_error = NULL;
+  const char *why = NULL;
+  char *bytes;
+  gsize len = 0;
+  guint n_keys;
+  int dir_fd;
+
+  /* The directory holds the lock: the same rules as for the file store. */
+  dir_fd = open_directory (self, error);
+  if (dir_fd < 0)
+    return FALSE;
+  close (dir_fd);
+
+  bytes = keyring_lookup (self, &len, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  if (bytes == NULL)
+    {
+      g_debug ("No session of %s in the keyring", self->apple_id);
+      clear_state (self);
+      return TRUE;
+    }
+
+  data = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, wipe_free);
+  if (len > MAX_FILE_SIZE)
+    why = "too large";
+  else if (!parse (self, bytes, len, data, &cookies, &why))
+    g_slist_free_full (g_steal_pointer (&cookies), (GDestroyNotify) soup_cookie_free);
+
+  if (why != NULL)
+    {
+      explicit_bzero (bytes, len);
+      g_free (bytes);
+
+      /* Like a corrupt file: never a crash, no session. Clearing it is
+       * best effort (the next save replaces it anyway). */
+      if (keyring_clear (self, &local_error))
+        g_debug ("The session secret of %s in the keyring is unusable (%s); "
+                 "cleared it", self->apple_id, why);
+      else
+        {
+          g_debug ("The session secret of %s in the keyring is unusable (%s) "
+                   "and could not be cleared: %s",
+                   self->apple_id, why, local_error->message);
+          g_clear_error (&local_error);
+        }
+      clear_state (self);
+      return TRUE;
+    }
+
+  n_keys = g_hash_table_size (data);
+  g_debug ("Loaded the session of %s from the keyring (%u keys, %u cookies)",
+           self->apple_id, n_keys, g_slist_length (cookies));
+  install_state (self, g_steal_pointer (&data), cookies);
+  set_last_bytes (self, bytes, len);
+
+  return TRUE;
+#else
+  keyring_unavailable (error, NULL);
+  return FALSE;
+#endif
+}
+
+/* Takes ownership of @bytes (wiped). */
+static gboolean
+keyring_save (ICloudStore  *self,
+              char         *bytes,
+              gsize         len,
+              GError      **error)
+{
+#ifdef HAVE_LIBSECRET
+  if (!keyring_store (self, bytes, error))
+    {
+      explicit_bzero (bytes, len);
+      g_free (bytes);
+      return FALSE;
+    }
+
+  set_last_bytes (self, bytes, len);
+  self->n_writes++;
+  g_debug ("Saved the session of %s in the keyring", self->apple_id);
+  return TRUE;
+#else
+  explicit_bzero (bytes, len);
+  g_free (bytes);
+  keyring_unavailable (error, NULL);
+  return FALSE;
+#endif
+}
+
+static gboolean
+keyring_delete (ICloudStore  *self,
+                GError      **error)
+{
+#ifdef HAVE_LIBSECRET
+  int dir_fd = open_directory (self, error);
+
+  if (dir_fd < 0)
+    return FALSE;
+  close (dir_fd);
+
+  if (!keyring_clear (self, error))
+    return FALSE;
+  g_debug ("Cleared the session of %s from the keyring", self->apple_id);
+  return TRUE;
+#else
+  keyring_unavailable (error, NULL);
+  return FALSE;
+#endif
+}
+
+/* ------------------------------------------------------------------ */
 /* Load                                                                 */
 
 static void
@@ -843,6 +1126,9 @@ icloud_store_load (ICloudStore  *self,
 
   g_return_val_if_fail (ICLOUD_IS_STORE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->secret_store == ICLOUD_SECRET_STORE_KEYRING)
+    return keyring_load (self, error);
 
   dir_fd = open_directory (self, error);
   if (dir_fd < 0)
@@ -1008,6 +1294,9 @@ icloud_store_save (ICloudStore  *self,
       return TRUE;
     }
 
+  if (self->secret_store == ICLOUD_SECRET_STORE_KEYRING)
+    return keyring_save (self, bytes, len, error);
+
   dir_fd = open_directory (self, error);
   if (dir_fd < 0)
     {
@@ -1132,19 +1421,28 @@ icloud_store_delete (ICloudStore  *self,
   g_return_val_if_fail (ICLOUD_IS_STORE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  dir_fd = open_directory (self, error);
-  if (dir_fd < 0)
-    return FALSE;
-
-  if (unlinkat (dir_fd, self->file_name, 0) != 0 && errno != ENOENT)
+  if (self->secret_store == ICLOUD_SECRET_STORE_KEYRING)
     {
-      set_storage_error (error, errno, "Cannot remove the session file %s",
-                         self->path);
-      close (dir_fd);
-      return FALSE;
+      if (!keyring_delete (self, error))
+        return FALSE;
     }
-  fsync (dir_fd);
-  close (dir_fd);
+  else
+    {
+      dir_fd = open_directory (self, error);
+      if (dir_fd < 0)
+        return FALSE;
+
+      if (unlinkat (dir_fd, self->file_name, 0) != 0 && errno != ENOENT)
+        {
+          set_storage_error (error, errno, "Cannot remove the session file %s",
+                             self->path);
+          close (dir_fd);
+          return FALSE;
+        }
+      fsync (dir_fd);
+      close (dir_fd);
+      g_debug ("Removed the session file %s", self->path);
+    }
 
   client_id = g_strdup (g_hash_table_lookup (self->data, "client_id"));
   g_hash_table_remove_all (self->data);
@@ -1158,7 +1456,6 @@ icloud_store_delete (ICloudStore  *self,
   bytes = serialise (self, &len);
   set_last_bytes (self, bytes, len);
 
-  g_debug ("Removed the session file %s", self->path);
   return TRUE;
 }
 

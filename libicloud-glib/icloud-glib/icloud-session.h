@@ -41,6 +41,26 @@ typedef enum /*< underscore_name=icloud_auth_state >*/ {
   ICLOUD_AUTH_STATE_CLOSED,
 } ICloudAuthState;
 
+/**
+ * ICloudSecretStore:
+ * @ICLOUD_SECRET_STORE_FILE: one 0600 file per account in
+ *   [property@ICloud.Session:cookie-directory] (the default; works
+ *   everywhere, including containers without a Secret Service).
+ * @ICLOUD_SECRET_STORE_KEYRING: the keyring, through libsecret and the
+ *   Secret Service (GNOME Keyring, KWallet, KeePassXC, ...). The cookie
+ *   directory then only holds the lock file. If the keyring cannot be
+ *   reached, or the library was built without libsecret, operations fail
+ *   with %ICLOUD_ERROR_STORAGE: there is no silent fallback, choose
+ *   %ICLOUD_SECRET_STORE_FILE instead.
+ *
+ * Where a session keeps its tokens and cookies
+ * ([property@ICloud.Session:secret-store]).
+ */
+typedef enum /*< underscore_name=icloud_secret_store >*/ {
+  ICLOUD_SECRET_STORE_FILE,
+  ICLOUD_SECRET_STORE_KEYRING,
+} ICloudSecretStore;
+
 #define ICLOUD_TYPE_SESSION (icloud_session_get_type ())
 
 ICLOUD_AVAILABLE_IN_ALL
