@@ -45,7 +45,8 @@
  *
  * The session is saved in [property@ICloud.Session:cookie-directory], one
  * 0600 file per account in a 0700 directory, written atomically and only when
- * it changed. An advisory lock per account keeps two processes from
+ * it changed, or in the keyring when [property@ICloud.Session:secret-store]
+ * says so. An advisory lock per account keeps two processes from
  * corrupting it: while another process runs an operation on the same account,
  * an operation fails with %ICLOUD_ERROR_STORAGE.
  *
@@ -62,10 +63,12 @@ struct _ICloudSession
   char            *region;
   ICloudEndpoint  *endpoint;
   char            *cookie_directory;
+  ICloudSecretStore secret_store;
   char            *client_id;
   char            *sign_in_method;
   SoupSession     *soup;
   gboolean         own_soup;       /* given through soup-session */
+  GMainContext    *context;        /* thread-default when created */
 
   ICloudStore     *store;
   GHashTable      *methods;        /* name → ICloudAuthMethod */
@@ -90,6 +93,7 @@ enum {
   PROP_REGION,
   PROP_ENDPOINT,
   PROP_COOKIE_DIRECTORY,
+  PROP_SECRET_STORE,
   PROP_CLIENT_ID,
   PROP_SOUP_SESSION,
   PROP_SIGN_IN_METHOD,
@@ -965,6 +969,21 @@ request_send (GTask *task)
       g_source_attach (data->timeout_source, g_main_context_get_thread_default ());
     }
 
+  /* libsoup 3.2 ties a pooled connection to the main context it was made
+   * in. A request sent from another context of the thread (a blocking
+   * twin's private one) neither takes a pooled connection nor leaves one
+   * behind, so neither side can wait on sources no one dispatches. */
+  {
+    g_autoptr(GMainContext) current = g_main_context_ref_thread_default ();
+
+    if (current != self->context)
+      {
+        soup_message_add_flags (data->msg, SOUP_MESSAGE_NEW_CONNECTION);
+        soup_message_headers_replace (soup_message_get_request_headers (data->msg),
+                                      "Connection", "close");
+      }
+  }
+
   soup_session_send_async (self->soup, data->msg, G_PRIORITY_DEFAULT,
                            data->io_cancellable, send_cb, task);
 }
@@ -974,6 +993,8 @@ request_send (GTask *task)
  * @self: a session
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.Session.send_request_async].
  *
  * Returns: (transfer full): the response, whatever its HTTP status; %NULL
  *   only when no answer was read (network error, cancellation, a body over
@@ -1078,6 +1099,8 @@ icloud_session_account_login_async (ICloudSession       *self,
  * @self: a session
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.Session.account_login_async].
  *
  * Returns: %TRUE if Apple answered with an account document
  */
@@ -1490,6 +1513,8 @@ icloud_session_authenticate_async (ICloudSession       *self,
  * @result: the result
  * @error: return location for a #GError
  *
+ * Finishes [method@ICloud.Session.authenticate_async].
+ *
  * Returns: %TRUE if the session is signed in or waits for a second factor
  */
 gboolean
@@ -1781,6 +1806,8 @@ icloud_session_get_trusted_phone_numbers_async (ICloudSession       *self,
  * @result: the result
  * @error: return location for a #GError
  *
+ * Finishes [method@ICloud.Session.get_trusted_phone_numbers_async].
+ *
  * Returns: (transfer full): a list of [class@ICloud.TrustedPhone]
  */
 GListModel *
@@ -1847,6 +1874,8 @@ icloud_session_request_2fa_code_async (ICloudSession       *self,
  * @self: a session
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.Session.request_2fa_code_async].
  *
  * Returns: %TRUE if Apple accepted to send a code
  */
@@ -1917,6 +1946,8 @@ icloud_session_validate_2fa_code_async (ICloudSession       *self,
  * @self: a session
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.Session.validate_2fa_code_async].
  *
  * Returns: %TRUE if the code was accepted and the session signed in
  */
@@ -2012,6 +2043,8 @@ icloud_session_trust_session_async (ICloudSession       *self,
  * @result: the result
  * @error: return location for a #GError
  *
+ * Finishes [method@ICloud.Session.trust_session_async].
+ *
  * Returns: %TRUE on success
  */
 gboolean
@@ -2072,6 +2105,8 @@ icloud_session_get_trusted_devices_async (ICloudSession       *self,
  * @self: a session
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.Session.get_trusted_devices_async].
  *
  * Returns: (transfer full): a list of [class@ICloud.TrustedDevice]
  */
@@ -2136,6 +2171,8 @@ icloud_session_send_verification_code_async (ICloudSession       *self,
  * @self: a session
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.Session.send_verification_code_async].
  *
  * Returns: %TRUE if Apple sent the code
  */
@@ -2206,6 +2243,8 @@ icloud_session_validate_verification_code_async (ICloudSession       *self,
  * @self: a session
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.Session.validate_verification_code_async].
  *
  * Returns: %TRUE if the code was accepted and the session signed in
  */
@@ -2344,6 +2383,8 @@ icloud_session_logout_async (ICloudSession       *self,
  * @result: the result
  * @error: return location for a #GError
  *
+ * Finishes [method@ICloud.Session.logout_async].
+ *
  * Returns: %TRUE on success
  */
 gboolean
@@ -2442,6 +2483,8 @@ icloud_session_close_async (ICloudSession       *self,
  * @result: the result
  * @error: return location for a #GError
  *
+ * Finishes [method@ICloud.Session.close_async].
+ *
  * Returns: %TRUE on success
  */
 gboolean
@@ -2512,6 +2555,8 @@ icloud_session_new_async (const char          *apple_id,
  * icloud_session_new_finish:
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [func@ICloud.Session.new_async].
  *
  * Returns: (transfer full) (nullable): the session, or %NULL on error
  */
@@ -2626,7 +2671,8 @@ icloud_session_constructed (GObject *object)
 
   if (self->cookie_directory == NULL)
     self->cookie_directory = icloud_store_default_directory ();
-  self->store = icloud_store_new (self->cookie_directory, self->apple_id);
+  self->store = icloud_store_new_full (self->cookie_directory, self->apple_id,
+                                       self->secret_store);
   self->account_name = g_strdup (self->apple_id);
 }
 
@@ -2647,6 +2693,7 @@ icloud_session_finalize (GObject *object)
   ICloudSession *self = ICLOUD_SESSION (object);
 
   wipe_password (self);
+  g_main_context_unref (self->context);
   g_free (self->apple_id);
   g_free (self->region);
   g_clear_object (&self->endpoint);
@@ -2682,6 +2729,9 @@ icloud_session_get_property (GObject    *object,
       break;
     case PROP_COOKIE_DIRECTORY:
       g_value_set_string (value, self->cookie_directory);
+      break;
+    case PROP_SECRET_STORE:
+      g_value_set_enum (value, self->secret_store);
       break;
     case PROP_CLIENT_ID:
       g_value_set_string (value, self->client_id);
@@ -2755,6 +2805,9 @@ icloud_session_set_property (GObject      *object,
       break;
     case PROP_COOKIE_DIRECTORY:
       self->cookie_directory = g_value_dup_string (value);
+      break;
+    case PROP_SECRET_STORE:
+      self->secret_store = g_value_get_enum (value);
       break;
     case PROP_CLIENT_ID:
       self->client_id = g_value_dup_string (value);
@@ -2845,6 +2898,25 @@ icloud_session_class_init (ICloudSessionClass *klass)
   properties[PROP_COOKIE_DIRECTORY] =
     g_param_spec_string ("cookie-directory", NULL, NULL, NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * ICloudSession:secret-store:
+   *
+   * Where the session's tokens and cookies are kept: a 0600 file in
+   * [property@ICloud.Session:cookie-directory] (%ICLOUD_SECRET_STORE_FILE,
+   * the default) or the keyring through libsecret
+   * (%ICLOUD_SECRET_STORE_KEYRING; the cookie directory then only holds the
+   * per-account lock file). The keyring is optional: when it cannot be
+   * reached (no Secret Service, as in most containers) or the library was
+   * built without libsecret, operations fail with %ICLOUD_ERROR_STORAGE and
+   * nothing falls back silently; use %ICLOUD_SECRET_STORE_FILE instead.
+   * The keyring is read and written with libsecret's blocking calls, which
+   * hold the calling thread briefly during an operation.
+   */
+  properties[PROP_SECRET_STORE] =
+    g_param_spec_enum ("secret-store", NULL, NULL, ICLOUD_TYPE_SECRET_STORE,
+                       ICLOUD_SECRET_STORE_FILE,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**
    * ICloudSession:client-id:
@@ -2993,6 +3065,7 @@ icloud_session_init (ICloudSession *self)
   self->region = g_strdup ("global");
   self->sign_in_method = g_strdup ("srp");
   self->state = ICLOUD_AUTH_STATE_SIGNED_OUT;
+  self->context = g_main_context_ref_thread_default ();
   self->methods = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 }
 
@@ -3002,6 +3075,8 @@ icloud_session_init (ICloudSession *self)
 /**
  * icloud_session_get_apple_id:
  * @self: a session
+ *
+ * Gets [property@ICloud.Session:apple-id].
  *
  * Returns: the Apple ID
  */
@@ -3016,6 +3091,8 @@ icloud_session_get_apple_id (ICloudSession *self)
  * icloud_session_get_region:
  * @self: a session
  *
+ * Gets [property@ICloud.Session:region].
+ *
  * Returns: the region's name
  */
 const char *
@@ -3028,6 +3105,8 @@ icloud_session_get_region (ICloudSession *self)
 /**
  * icloud_session_get_endpoint:
  * @self: a session
+ *
+ * Gets [property@ICloud.Session:endpoint].
  *
  * Returns: (transfer none) (nullable): the endpoint, or %NULL before the
  *   first operation when none was given
@@ -3043,6 +3122,8 @@ icloud_session_get_endpoint (ICloudSession *self)
  * icloud_session_get_cookie_directory:
  * @self: a session
  *
+ * Gets [property@ICloud.Session:cookie-directory].
+ *
  * Returns: the directory the session is saved in
  */
 const char *
@@ -3055,6 +3136,8 @@ icloud_session_get_cookie_directory (ICloudSession *self)
 /**
  * icloud_session_get_client_id:
  * @self: a session
+ *
+ * Gets [property@ICloud.Session:client-id].
  *
  * Returns: (nullable): the client id, once known
  */
@@ -3069,6 +3152,8 @@ icloud_session_get_client_id (ICloudSession *self)
  * icloud_session_get_account_name:
  * @self: a session
  *
+ * Gets [property@ICloud.Session:account-name].
+ *
  * Returns: the account name
  */
 const char *
@@ -3081,6 +3166,8 @@ icloud_session_get_account_name (ICloudSession *self)
 /**
  * icloud_session_get_state:
  * @self: a session
+ *
+ * Gets [property@ICloud.Session:state].
  *
  * Returns: where the sign-in stands
  */
@@ -3095,6 +3182,8 @@ icloud_session_get_state (ICloudSession *self)
  * icloud_session_get_requires_2fa:
  * @self: a session
  *
+ * Gets [property@ICloud.Session:requires-2fa].
+ *
  * Returns: whether a two-factor code is needed
  */
 gboolean
@@ -3107,6 +3196,8 @@ icloud_session_get_requires_2fa (ICloudSession *self)
 /**
  * icloud_session_get_requires_2sa:
  * @self: a session
+ *
+ * Gets [property@ICloud.Session:requires-2sa].
  *
  * Returns: whether a two-step code is needed
  */
@@ -3121,6 +3212,8 @@ icloud_session_get_requires_2sa (ICloudSession *self)
  * icloud_session_get_is_trusted_session:
  * @self: a session
  *
+ * Gets [property@ICloud.Session:is-trusted-session].
+ *
  * Returns: whether Apple trusts this session
  */
 gboolean
@@ -3134,6 +3227,8 @@ icloud_session_get_is_trusted_session (ICloudSession *self)
  * icloud_session_get_account_info:
  * @self: a session
  *
+ * Gets [property@ICloud.Session:account-info].
+ *
  * Returns: (transfer none) (nullable): the latest account document
  */
 JsonNode *
@@ -3146,6 +3241,8 @@ icloud_session_get_account_info (ICloudSession *self)
 /**
  * icloud_session_get_retry_after:
  * @self: a session
+ *
+ * Gets [property@ICloud.Session:retry-after].
  *
  * Returns: the seconds Apple asked to wait after %ICLOUD_ERROR_THROTTLED
  */
@@ -3163,6 +3260,8 @@ icloud_session_get_retry_after (ICloudSession *self)
  * icloud_session_lookup_data:
  * @self: a session
  * @key: a key of the saved session (`ICLOUD_DATA_*`)
+ *
+ * Looks up a value of the saved session, for plugins.
  *
  * Returns: (nullable): the saved value, or %NULL
  */
