@@ -76,6 +76,8 @@ icloud_response_new (guint               status,
  * icloud_response_get_status:
  * @self: a response
  *
+ * Gets the HTTP status code of the response.
+ *
  * Returns: the HTTP status code
  */
 guint
@@ -89,6 +91,8 @@ icloud_response_get_status (ICloudResponse *self)
  * icloud_response_get_header:
  * @self: a response
  * @name: a header name (case-insensitive)
+ *
+ * Looks up a header of the response.
  *
  * Returns: (nullable): the header's value, or %NULL
  */
@@ -107,6 +111,8 @@ icloud_response_get_header (ICloudResponse *self,
 /**
  * icloud_response_get_body:
  * @self: a response
+ *
+ * Gets the body of the response as received.
  *
  * Returns: (transfer none): the raw body
  */
@@ -156,6 +162,8 @@ icloud_response_get_json (ICloudResponse *self)
 /**
  * icloud_response_is_success:
  * @self: a response
+ *
+ * Tells whether the HTTP status is a success (2xx).
  *
  * Returns: %TRUE for a 2xx status
  */

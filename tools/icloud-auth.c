@@ -1698,12 +1698,25 @@ cmd_import_pyicloud (Cli  *cli,
                      int   argc,
                      char **argv)
 {
+  g_autoptr(ICloudSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+
   if (argc != 2)
     return usage_error ("import-pyicloud takes one argument: pyicloud's cookie directory");
 
-  /* The library's importer comes with a later issue. */
-  g_printerr ("%s: import-pyicloud: not implemented yet\n", PROGRAM_NAME);
-  return ICLOUD_AUTH_EXIT_PROTOCOL;
+  /* A malformed file is PROTOCOL (12), an unreadable one STORAGE (13); the
+   * saved session is then unchanged. */
+  session = cli_new_session (cli, FALSE);
+  if (!icloud_session_import_pyicloud (session, argv[1], &error))
+    return report_error (cli, NULL, error);
+  g_clear_object (&session);
+
+  if (!opt_json)
+    g_print ("Imported the pyicloud session of %s from %s\n", cli->apple_id, argv[1]);
+
+  /* Then what status shows: the imported session checked with the server,
+   * with no password and no SRP. */
+  return cmd_status (cli, 1, argv);
 }
 
 static const struct {

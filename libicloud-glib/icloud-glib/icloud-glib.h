@@ -12,4 +12,5 @@
 # include "icloud-trusted-phone.h"
 # include "icloud-trusted-device.h"
 # include "icloud-session.h"
+# include "icloud-pyicloud.h"
 #undef ICLOUD_GLIB_INSIDE

@@ -360,13 +360,21 @@ add_header (MockRequest *r,
   soup_message_headers_replace (soup_server_message_get_response_headers (r->msg), name, value);
 }
 
-/* One-origin mode: host-only cookies on Path=/. */
+/* One-origin mode: host-only cookies on Path=/. Routed mode: scoped to the
+ * domain of the host that set them (.icloud.com, .icloud.com.cn, .apple.com),
+ * Secure, as Apple scopes them. */
 static void
 set_cookie (MockRequest *r,
             const char  *name,
             const char  *value)
 {
-  g_autofree char *header = g_strdup_printf ("%s=%s; Path=/; HttpOnly", name, value);
+  g_autofree char *header = NULL;
+
+  if (r->cookie_domain != NULL)
+    header = g_strdup_printf ("%s=%s; Domain=%s; Path=/; Secure; HttpOnly",
+                              name, value, r->cookie_domain);
+  else
+    header = g_strdup_printf ("%s=%s; Path=/; HttpOnly", name, value);
 
   soup_message_headers_append (soup_server_message_get_response_headers (r->msg),
                                "Set-Cookie", header);
@@ -376,9 +384,14 @@ static void
 expire_cookie (MockRequest *r,
                const char  *name)
 {
-  g_autofree char *header =
-    g_strdup_printf ("%s=; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; HttpOnly",
-                     name);
+  g_autofree char *header = NULL;
+
+  if (r->cookie_domain != NULL)
+    header = g_strdup_printf ("%s=; Domain=%s; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; "
+                              "Secure; HttpOnly", name, r->cookie_domain);
+  else
+    header = g_strdup_printf ("%s=; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; HttpOnly",
+                              name);
 
   soup_message_headers_append (soup_server_message_get_response_headers (r->msg),
                                "Set-Cookie", header);
@@ -1141,7 +1154,7 @@ service_object (const char *base,
 }
 
 static JsonNode *
-account_document (ICloudMockServer *self,
+account_document (MockRequest      *r,
                   MockAccount      *account,
                   gboolean          challenge_required,
                   gboolean          trusted)
@@ -1152,7 +1165,7 @@ account_document (ICloudMockServer *self,
   JsonObject *info = json_object_new ();
   g_autofree char *full_name = g_strdup_printf ("%s %s", account->first_name, account->last_name);
   int hsa_version = account->factor == MOCK_FACTOR_HSA2 ? 2 : account->factor == MOCK_FACTOR_HSA ? 1 : 0;
-  const char *base = self->base_uri;
+  const char *base = r->base_uri;
   JsonNode *node;
 
   json_object_set_string_member (ds, "dsid", account->dsid);
@@ -1176,9 +1189,9 @@ account_document (ICloudMockServer *self,
   json_object_set_object_member (ws, "contacts", service_object (base, "/contacts", FALSE));
   json_object_set_object_member (ws, "calendar", service_object (base, "/calendar", FALSE));
 
-  json_object_set_string_member (info, "country", self->china ? "CN" : "US");
+  json_object_set_string_member (info, "country", r->china ? "CN" : "US");
   json_object_set_string_member (info, "timeZone", "GMT");
-  json_object_set_string_member (info, "region", self->china ? "CN" : "US");
+  json_object_set_string_member (info, "region", r->china ? "CN" : "US");
 
   json_object_set_object_member (root, "dsInfo", ds);
   json_object_set_boolean_member (root, "hasMinimumDeviceForPhotosWeb", TRUE);
@@ -1200,12 +1213,16 @@ account_document (ICloudMockServer *self,
   return node;
 }
 
-/* Account is of the other region than this origin: Apple's 302. */
+/* Account is of the other region than this origin: Apple's 302. Recorded
+ * for a China mainland account on the global setup host (§9); a global
+ * account on the China mainland host gets the mirror image, which is our
+ * guess at Apple's behaviour. In routed mode the origin is the Host the
+ * request reached, so the same server plays both. */
 static gboolean
 reply_wrong_region (MockRequest *r,
                     MockAccount *account)
 {
-  if (account->china == r->self->china)
+  if (account->china == r->china)
     return FALSE;
   mock_reply_json_literal (r, SOUP_STATUS_FOUND,
                            account->china ? "{\"domainToUse\":\"iCloud.com.cn\"}"
@@ -1264,7 +1281,7 @@ handle_account_login (MockRequest *r)
   if (trusted)
     set_cookie (r, "X-APPLE-WEBAUTH-TOKEN", issue_token (self->web_tokens, session, 48));
 
-  mock_reply_json (r, SOUP_STATUS_OK, account_document (self, account, challenge_required, trusted));
+  mock_reply_json (r, SOUP_STATUS_OK, account_document (r, account, challenge_required, trusted));
 }
 
 static void
@@ -1284,7 +1301,7 @@ handle_validate (MockRequest *r)
   if (reply_wrong_region (r, account))
     return;
   session_flags (session, account, FALSE, &challenge_required, &trusted);
-  mock_reply_json (r, SOUP_STATUS_OK, account_document (r->self, account, challenge_required, trusted));
+  mock_reply_json (r, SOUP_STATUS_OK, account_document (r, account, challenge_required, trusted));
 }
 
 static gboolean
@@ -1452,6 +1469,120 @@ static const MockRoute routes[] = {
   { "POST", MOCK_SETUP_PREFIX "/sendVerificationCode", handle_send_verification_code },
   { "POST", MOCK_SETUP_PREFIX "/validateVerificationCode", handle_validate_verification_code },
 };
+
+/* Routed mode: Apple's hosts, by role. The scheme is added at run time. */
+typedef enum {
+  MOCK_HOST_AUTH,
+  MOCK_HOST_SETUP,
+  MOCK_HOST_HOME,
+} MockHostRole;
+
+static const struct {
+  const char   *host;
+  MockHostRole  role;
+  gboolean      china;
+  const char   *cookie_domain;
+} apple_hosts[] = {
+  { "idmsa.apple.com",     MOCK_HOST_AUTH,  FALSE, ".apple.com" },
+  { "idmsa.apple.com.cn",  MOCK_HOST_AUTH,  TRUE,  ".apple.com.cn" },
+  { "setup.icloud.com",    MOCK_HOST_SETUP, FALSE, ".icloud.com" },
+  { "setup.icloud.com.cn", MOCK_HOST_SETUP, TRUE,  ".icloud.com.cn" },
+  { "www.icloud.com",      MOCK_HOST_HOME,  FALSE, ".icloud.com" },
+  { "www.icloud.com.cn",   MOCK_HOST_HOME,  TRUE,  ".icloud.com.cn" },
+};
+
+/* The Host header without its port, lower-case; NULL when absent. */
+static char *
+request_host (MockRequest *r)
+{
+  const char *host = request_header (r, "Host");
+  const char *colon;
+
+  if (host == NULL || *host == '\0')
+    return NULL;
+  if (host[0] == '[')
+    {
+      const char *end = strchr (host, ']');
+      return g_ascii_strdown (host, end ? end - host + 1 : -1);
+    }
+  colon = strrchr (host, ':');
+  return g_ascii_strdown (host, colon ? colon - host : -1);
+}
+
+static gboolean
+path_in (const char *path,
+         const char *prefix)
+{
+  gsize len = strlen (prefix);
+
+  return strncmp (path, prefix, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+gboolean
+mock_apple_route (MockRequest *r)
+{
+  ICloudMockServer *self = r->self;
+  g_autofree char *host = NULL;
+
+  r->china = self->china;
+  r->cookie_domain = NULL;
+  g_free (r->base_uri);
+  r->base_uri = g_strdup (self->base_uri);
+
+  if (!self->routed)
+    return TRUE;
+
+  host = request_host (r);
+  for (guint i = 0; host != NULL && i < G_N_ELEMENTS (apple_hosts); i++)
+    {
+      gboolean belongs;
+
+      if (!g_str_equal (host, apple_hosts[i].host))
+        continue;
+
+      r->china = apple_hosts[i].china;
+      r->cookie_domain = apple_hosts[i].cookie_domain;
+      g_free (r->base_uri);
+      r->base_uri = g_strconcat ("https://", host, NULL);
+
+      switch (apple_hosts[i].role)
+        {
+        case MOCK_HOST_AUTH:
+          belongs = path_in (r->path, MOCK_AUTH_PREFIX);
+          break;
+        case MOCK_HOST_SETUP:
+          belongs = path_in (r->path, MOCK_SETUP_PREFIX);
+          break;
+        case MOCK_HOST_HOME:
+        default:
+          /* the home page only, as the Origin of the web session */
+          if (g_str_equal (r->path, "/") && g_str_equal (r->method, "GET"))
+            {
+              mock_reply_text (r, SOUP_STATUS_OK, HTML_TYPE,
+                               "<!DOCTYPE html>\n<html><head><title>iCloud</title></head>"
+                               "<body></body></html>\n");
+              return FALSE;
+            }
+          belongs = FALSE;
+          break;
+        }
+
+      if (!belongs)
+        mock_reply_json_literal (r, SOUP_STATUS_NOT_FOUND,
+                                 "{\"success\":false,\"error\":\"Not Found\"}");
+      return belongs;
+    }
+
+  /* Loopback names serve every path on one origin, over TLS. */
+  if (host != NULL &&
+      (g_str_equal (host, "127.0.0.1") || g_str_equal (host, "localhost") ||
+       g_str_equal (host, "[::1]")))
+    return TRUE;
+
+  mock_reply_json_literal (r, SOUP_STATUS_MISDIRECTED_REQUEST,
+                           "{\"success\":false,\"error\":\"Misdirected Request\"}");
+  return FALSE;
+}
 
 void
 mock_apple_handle (MockRequest *r)

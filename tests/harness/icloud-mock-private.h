@@ -173,6 +173,11 @@ struct _ICloudMockServer
 
   /* state (lock) */
   gboolean      china;           /* the origin is China mainland's */
+
+  /* routed TLS mode (set before start; read-only while running) */
+  gboolean         routed;
+  GTlsCertificate *tls_certificate;
+  char            *tls_certificate_file;  /* trusted by clients' databases */
   GHashTable   *accounts;        /* key → MockAccount */
   GHashTable   *handshakes;      /* c → MockHandshake */
   GHashTable   *auth_sessions;   /* id → MockAuthSession */
@@ -199,10 +204,19 @@ typedef struct {
   JsonObject        *body_obj;  /* body as an object, or NULL */
   char              *apple_id;  /* account the request was told to be for */
   gboolean           conflict;  /* tokens of two accounts in one request */
+  /* where the request arrived (set by mock_apple_route ()) */
+  gboolean           china;          /* the China mainland origin */
+  const char        *cookie_domain;  /* Domain= of cookies set; NULL: host-only */
+  char              *base_uri;       /* origin for the webservice URLs */
 } MockRequest;
 
 /* Called with the lock held. Fills r->apple_id and r->conflict. */
 void  mock_request_identify     (MockRequest *r);
+/* Routed mode: works out which of Apple's hosts the request reached (the
+ * Host header) and fills r->china, r->cookie_domain and r->base_uri; answers
+ * and returns FALSE when the path does not belong on that host (lock held).
+ * In one-origin mode it only fills the fields from the server's region. */
+gboolean mock_apple_route       (MockRequest *r);
 /* Answers one of Apple's paths (lock held). */
 void  mock_apple_handle         (MockRequest *r);
 

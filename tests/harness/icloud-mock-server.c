@@ -28,6 +28,26 @@
  * test may make blocking calls to it from the main thread. Every method is
  * thread-safe.
  *
+ * It serves two ways. By default, on one origin over plain http
+ * ([method@ICloudMock.Server.get_base_uri]). In *routed* mode
+ * ([method@ICloudMock.Server.set_routed]) it speaks TLS with a test
+ * certificate and plays Apple's real hosts, dispatching on the `Host`
+ * header: the IDMSA hosts (`idmsa.apple.com`, `idmsa.apple.com.cn`) answer
+ * the auth paths, the setup hosts (`setup.icloud.com`,
+ * `setup.icloud.com.cn`) the setup paths, the home hosts (`www.icloud.com`,
+ * `www.icloud.com.cn`) their home page; a path on the wrong host is a 404,
+ * an unknown host a 421. Cookies are scoped as Apple scopes them
+ * (`Domain=.icloud.com`, `.icloud.com.cn` or `.apple.com`; `Secure`), and
+ * the region of a setup call is that of the host it reached: a China
+ * mainland account on `setup.icloud.com` gets Apple's `302`
+ * `{"domainToUse": "iCloud.com.cn"}`, and a global account on
+ * `setup.icloud.com.cn` the mirror image, `{"domainToUse": "iCloud.com"}`.
+ * Clients reach it with a `SoupSession` whose `remote-connectable` is the
+ * server's address ([method@ICloudMock.Server.create_connectable]) and
+ * whose `tls-database` trusts the test certificate
+ * ([method@ICloudMock.Server.create_tls_database]), so Apple's names are
+ * never resolved. The request log records the `Host` of every request.
+ *
  * The same control functions are reachable over HTTP under `/_mock/`
  * (`requests`, `requests/clear`, `code`, `codes-sent`, `fault`,
  * `revoke-trust`, `expire-sessions`, `accounts`, `region`,
@@ -432,6 +452,7 @@ handle_control (MockRequest *r)
       json_object_set_string_member (obj, "status", "ok");
       json_object_set_int_member (obj, "accounts", g_hash_table_size (self->accounts));
       json_object_set_string_member (obj, "region", self->china ? "china-mainland" : "global");
+      json_object_set_boolean_member (obj, "routed", self->routed);
       mock_reply_json (r, SOUP_STATUS_OK, json_node_init_object (json_node_alloc (), obj));
     }
   else if (get && g_str_equal (what, "requests"))
@@ -657,7 +678,7 @@ server_callback (SoupServer        *server,
 
   if (fault != NULL && fault->kind != MOCK_FAULT_SLOW)
     reply_fault (&r, fault);
-  else
+  else if (mock_apple_route (&r))
     mock_apple_handle (&r);
 
   log_request (&r, soup_server_message_get_status (msg));
@@ -677,6 +698,7 @@ out:
   g_mutex_unlock (&self->lock);
 done:
   g_free (r.apple_id);
+  g_free (r.base_uri);
   g_hash_table_unref (r.cookies);
 }
 
@@ -693,9 +715,14 @@ server_thread (gpointer data)
 
   g_main_context_push_thread_default (self->context);
 
-  server = soup_server_new ("server-header", "AppleHttpServer/icloud-mock ", NULL);
+  server = soup_server_new ("server-header", "AppleHttpServer/icloud-mock ",
+                            "tls-certificate", self->routed ? self->tls_certificate : NULL,
+                            NULL);
   soup_server_add_handler (server, NULL, server_callback, self, NULL);
-  ok = soup_server_listen_local (server, self->port, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  ok = soup_server_listen_local (server, self->port,
+                                 SOUP_SERVER_LISTEN_IPV4_ONLY |
+                                 (self->routed ? SOUP_SERVER_LISTEN_HTTPS : 0),
+                                 &error);
 
   g_mutex_lock (&self->lock);
   if (ok)
@@ -705,7 +732,8 @@ server_thread (gpointer data)
 
       self->port = g_uri_get_port (uri);
       g_free (self->base_uri);
-      self->base_uri = g_strdup_printf ("http://127.0.0.1:%u", self->port);
+      self->base_uri = g_strdup_printf ("%s://127.0.0.1:%u",
+                                        self->routed ? "https" : "http", self->port);
       g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
     }
   else
@@ -761,6 +789,8 @@ icloud_mock_server_finalize (GObject *object)
   g_ptr_array_unref (self->log);
   g_ptr_array_unref (self->faults);
   g_free (self->base_uri);
+  g_clear_object (&self->tls_certificate);
+  g_free (self->tls_certificate_file);
   g_clear_error (&self->start_error);
   g_cond_clear (&self->started_cond);
   g_mutex_clear (&self->lock);
@@ -1339,4 +1369,154 @@ icloud_mock_server_get_isolation_violations (ICloudMockServer *self)
   n = self->isolation_violations;
   g_mutex_unlock (&self->lock);
   return n;
+}
+
+/**
+ * icloud_mock_server_set_routed:
+ * @self: a [class@ICloudMock.Server]
+ * @certificate_file: (type filename) (nullable): a PEM file holding the
+ *   server's certificate (in the tree: `tests/data/icloud-mock-cert.pem`),
+ *   or %NULL to go back to one-origin mode
+ * @key_file: (type filename) (nullable): a PEM file holding the
+ *   certificate's private key (`tests/data/icloud-mock-key.pem`)
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Switches the server to routed mode (see [class@ICloudMock.Server]): on
+ * the next [method@ICloudMock.Server.start] it listens with TLS, using this
+ * certificate, and serves Apple's hosts by their `Host` header. Its base URI
+ * becomes `https://127.0.0.1:PORT`, which still serves every path on one
+ * origin. Must be called while the server is stopped.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set (a [error@Gio.TlsError]
+ *   or [error@GLib.FileError]) if the certificate cannot be loaded, in which
+ *   case the mode is unchanged
+ */
+gboolean
+icloud_mock_server_set_routed (ICloudMockServer  *self,
+                               const char        *certificate_file,
+                               const char        *key_file,
+                               GError           **error)
+{
+  GTlsCertificate *certificate = NULL;
+
+  g_return_val_if_fail (ICLOUD_MOCK_IS_SERVER (self), FALSE);
+  g_return_val_if_fail (self->thread == NULL, FALSE);
+  g_return_val_if_fail (certificate_file == NULL || key_file != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (certificate_file != NULL)
+    {
+      certificate = g_tls_certificate_new_from_files (certificate_file, key_file, error);
+      if (certificate == NULL)
+        return FALSE;
+    }
+
+  g_mutex_lock (&self->lock);
+  g_clear_object (&self->tls_certificate);
+  g_clear_pointer (&self->tls_certificate_file, g_free);
+  self->tls_certificate = certificate;
+  self->tls_certificate_file = g_strdup (certificate_file);
+  self->routed = certificate != NULL;
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+/**
+ * icloud_mock_server_get_routed:
+ * @self: a [class@ICloudMock.Server]
+ *
+ * Returns: whether the server is (or will start) in routed mode
+ */
+gboolean
+icloud_mock_server_get_routed (ICloudMockServer *self)
+{
+  g_return_val_if_fail (ICLOUD_MOCK_IS_SERVER (self), FALSE);
+  return self->routed;
+}
+
+/**
+ * icloud_mock_server_create_tls_database:
+ * @self: a [class@ICloudMock.Server] in routed mode
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Creates a TLS database that trusts the server's test certificate, and
+ * nothing else, for a client's `tls-database`.
+ *
+ * Returns: (transfer full): a new [class@Gio.TlsDatabase], or %NULL with
+ *   @error set
+ */
+GTlsDatabase *
+icloud_mock_server_create_tls_database (ICloudMockServer  *self,
+                                        GError           **error)
+{
+  g_return_val_if_fail (ICLOUD_MOCK_IS_SERVER (self), NULL);
+  g_return_val_if_fail (self->routed, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_tls_file_database_new (self->tls_certificate_file, error);
+}
+
+/**
+ * icloud_mock_server_create_connectable:
+ * @self: a running [class@ICloudMock.Server]
+ *
+ * Creates the address the server listens on, `127.0.0.1:PORT`, for a
+ * client's `remote-connectable`: every connection goes there whatever the
+ * host of the URI, and no name is resolved.
+ *
+ * Returns: (transfer full): a new [iface@Gio.SocketConnectable]
+ */
+GSocketConnectable *
+icloud_mock_server_create_connectable (ICloudMockServer *self)
+{
+  g_return_val_if_fail (ICLOUD_MOCK_IS_SERVER (self), NULL);
+  g_return_val_if_fail (self->thread != NULL, NULL);
+
+  return g_network_address_new ("127.0.0.1", self->port);
+}
+
+/**
+ * icloud_mock_server_create_soup_session: (skip)
+ * @self: a running [class@ICloudMock.Server] in routed mode
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Creates a `SoupSession` that reaches the server with Apple's real URLs:
+ * its `remote-connectable` is [method@ICloudMock.Server.create_connectable],
+ * its `tls-database` [method@ICloudMock.Server.create_tls_database], it
+ * uses no proxy, and it allows as many connections as the library's own
+ * session (64 per host). Give it to a session as `soup-session`.
+ *
+ * Not for bindings (the GIR does not depend on libsoup): they build the
+ * same session from the two objects above.
+ *
+ * Returns: (transfer full): a new `SoupSession`, or %NULL with @error set
+ */
+SoupSession *
+icloud_mock_server_create_soup_session (ICloudMockServer  *self,
+                                        GError           **error)
+{
+  g_autoptr(GTlsDatabase) database = NULL;
+  g_autoptr(GSocketConnectable) connectable = NULL;
+
+  g_return_val_if_fail (ICLOUD_MOCK_IS_SERVER (self), NULL);
+  g_return_val_if_fail (self->routed, NULL);
+  g_return_val_if_fail (self->thread != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  database = icloud_mock_server_create_tls_database (self, error);
+  if (database == NULL)
+    return NULL;
+  connectable = icloud_mock_server_create_connectable (self);
+
+  /* The connection limits are the library's own: with libsoup 3.2's
+   * default of 2 per host, a POST (which wants a fresh connection) waits for
+   * the idle-connection timeout once two connections were left idle by
+   * blocking calls, each of which runs on a main context of its own. */
+  return soup_session_new_with_options ("remote-connectable", connectable,
+                                        "tls-database", database,
+                                        "proxy-resolver", NULL,
+                                        "timeout", 60,
+                                        "max-conns", 256,
+                                        "max-conns-per-host", 64,
+                                        NULL);
 }

@@ -5,6 +5,10 @@
 #pragma once
 
 #include <glib-object.h>
+#include <gio/gio.h>
+#ifndef __GI_SCANNER__
+#include <libsoup/soup.h>
+#endif
 
 G_BEGIN_DECLS
 
@@ -147,5 +151,20 @@ void              icloud_mock_server_revoke_trust          (ICloudMockServer *se
 void              icloud_mock_server_expire_sessions       (ICloudMockServer *self,
                                                             const char       *apple_id);
 guint             icloud_mock_server_get_isolation_violations (ICloudMockServer *self);
+
+/* routed TLS mode: Apple's real host names */
+gboolean          icloud_mock_server_set_routed            (ICloudMockServer *self,
+                                                            const char       *certificate_file,
+                                                            const char       *key_file,
+                                                            GError          **error);
+gboolean          icloud_mock_server_get_routed            (ICloudMockServer *self);
+GTlsDatabase     *icloud_mock_server_create_tls_database   (ICloudMockServer *self,
+                                                            GError          **error);
+GSocketConnectable *icloud_mock_server_create_connectable  (ICloudMockServer *self);
+#ifndef __GI_SCANNER__
+/* C only: the GIR of ICloudMock does not depend on libsoup. */
+SoupSession      *icloud_mock_server_create_soup_session   (ICloudMockServer *self,
+                                                            GError          **error);
+#endif
 
 G_END_DECLS

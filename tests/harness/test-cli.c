@@ -40,6 +40,7 @@ enum {
   EXIT_SECURITY_KEY_REQUIRED = 10,
   EXIT_WRONG_REGION = 11,
   EXIT_PROTOCOL = 12,
+  EXIT_STORAGE = 13,
   EXIT_NO_PLUGIN = 14,
   EXIT_INTERRUPTED = 130,
 };
@@ -846,9 +847,20 @@ static void
 test_import_pyicloud (Fixture       *f,
                       gconstpointer  data)
 {
+  g_autofree char *dir = g_build_filename (f->tmpdir, "pyicloud", NULL);
+  g_autofree char *file = g_build_filename (dir, "userexamplecom.session", NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+
+  /* Nothing to import there: the directory holds no pyicloud session. */
   g_assert_cmpint (run_cli (f, NULL, "--apple-id", PLAIN_ID, "import-pyicloud",
-                            f->tmpdir), ==, EXIT_PROTOCOL);
-  g_assert_nonnull (strstr (f->err, "not implemented"));
+                            dir), ==, EXIT_STORAGE);
+
+  /* A malformed .session file is Apple-format trouble: PROTOCOL. */
+  g_assert_true (g_file_set_contents (file, "{\"session_token\": [not json", -1, NULL));
+  g_assert_cmpint (run_cli (f, NULL, "--apple-id", PLAIN_ID, "import-pyicloud",
+                            dir), ==, EXIT_PROTOCOL);
+
   g_assert_cmpint (run_cli (f, NULL, "--apple-id", PLAIN_ID, "import-pyicloud"),
                    ==, EXIT_USAGE);
 }
