@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "icloud-account-info-private.h"
 #include "icloud-crypto-private.h"
 #include "icloud-enum-types.h"
 #include "icloud-error.h"
@@ -202,106 +203,34 @@ set_retry_after (ICloudSession *self,
 }
 
 static gboolean
-json_object_get_bool_member_or (JsonObject *object,
-                                const char *member,
-                                gboolean    fallback)
-{
-  JsonNode *node = json_object_get_member (object, member);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return fallback;
-  return json_node_get_boolean (node);
-}
-
-static gint64
-json_object_get_int_member_or (JsonObject *object,
-                               const char *member,
-                               gint64      fallback)
-{
-  JsonNode *node = json_object_get_member (object, member);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
-    return fallback;
-  if (json_node_get_value_type (node) == G_TYPE_INT64)
-    return json_node_get_int (node);
-  if (json_node_get_value_type (node) == G_TYPE_STRING)
-    return g_ascii_strtoll (json_node_get_string (node), NULL, 10);
-  return fallback;
-}
-
-static const char *
-json_object_get_string_member_or_null (JsonObject *object,
-                                       const char *member)
-{
-  JsonNode *node = json_object_get_member (object, member);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
-static gboolean
 is_trusted_info (JsonNode *info)
 {
-  if (info == NULL || !JSON_NODE_HOLDS_OBJECT (info))
-    return FALSE;
-  return json_object_get_bool_member_or (json_node_get_object (info), "hsaTrustedBrowser", FALSE);
+  g_auto(ICloudAccountInfo) parsed = { 0, };
+
+  return info != NULL && icloud_account_info_parse (info, &parsed, NULL) && parsed.trusted;
 }
 
-/* Reads an accountLogin/validate document into the session (protocol §5.5),
- * with one difference from pyicloud: the state names exactly one challenge. */
+/* Takes in an accountLogin/validate document (protocol §5.5). */
 static gboolean
 apply_account_info (ICloudSession  *self,
                     JsonNode       *info,
                     GError        **error)
 {
-  JsonObject *object, *ds_info = NULL;
-  gboolean trusted, challenge_required;
-  gint64 hsa_version = 0;
+  g_auto(ICloudAccountInfo) parsed = { 0, };
   gboolean was_trusted;
-  const char *name = NULL;
+  const char *name;
 
-  if (info == NULL || !JSON_NODE_HOLDS_OBJECT (info))
-    {
-      g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
-                   "Apple's account document is not a JSON object");
-      return FALSE;
-    }
-
-  object = json_node_get_object (info);
-  if (json_object_has_member (object, "dsInfo") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (object, "dsInfo")))
-    ds_info = json_object_get_object_member (object, "dsInfo");
-
-  if (ds_info == NULL)
-    {
-      g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
-                   "Apple's account document has no dsInfo");
-      return FALSE;
-    }
+  if (!icloud_account_info_parse (info, &parsed, error))
+    return FALSE;
 
   was_trusted = is_trusted_info (self->account_info);
   g_clear_pointer (&self->account_info, json_node_unref);
   self->account_info = json_node_ref (info);
 
-  {
-    const char *dsid = json_object_get_string_member_or_null (ds_info, "dsid");
-    g_autofree char *dsid_num = NULL;
+  if (parsed.dsid != NULL)
+    icloud_store_set (self->store, ICLOUD_DATA_DSID, parsed.dsid);
 
-    if (dsid == NULL && json_object_has_member (ds_info, "dsid"))
-      dsid = dsid_num = g_strdup_printf ("%" G_GINT64_FORMAT,
-                                         json_object_get_int_member_or (ds_info, "dsid", 0));
-    if (dsid != NULL)
-      icloud_store_set (self->store, ICLOUD_DATA_DSID, dsid);
-  }
-
-  name = json_object_get_string_member_or_null (ds_info, "appleId");
-  if (name == NULL)
-    name = json_object_get_string_member_or_null (ds_info, "primaryEmail");
-  if (name == NULL)
-    name = self->apple_id;
+  name = parsed.name ? parsed.name : self->apple_id;
   if (g_strcmp0 (name, self->account_name) != 0)
     {
       g_free (self->account_name);
@@ -309,21 +238,11 @@ apply_account_info (ICloudSession  *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACCOUNT_NAME]);
     }
 
-  hsa_version = json_object_get_int_member_or (ds_info, "hsaVersion", 0);
-  trusted = json_object_get_bool_member_or (object, "hsaTrustedBrowser", FALSE);
-  challenge_required = json_object_get_bool_member_or (object, "hsaChallengeRequired", FALSE);
-
   g_object_freeze_notify (G_OBJECT (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACCOUNT_INFO]);
-  if (was_trusted != trusted)
+  if (was_trusted != parsed.trusted)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IS_TRUSTED_SESSION]);
-
-  if (!challenge_required && (trusted || hsa_version == 0))
-    set_state (self, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  else if (hsa_version >= 2)
-    set_state (self, ICLOUD_AUTH_STATE_NEEDS_2FA);
-  else
-    set_state (self, ICLOUD_AUTH_STATE_NEEDS_2SA);
+  set_state (self, parsed.state);
   g_object_thaw_notify (G_OBJECT (self));
 
   return TRUE;
