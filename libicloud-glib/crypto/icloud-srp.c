@@ -486,7 +486,11 @@ ICloudSrpClient *
 icloud_srp_client_new (void)
 {
   ICloudSrpClient *client = client_alloc ();
-  guint8 a[SRP_LEN];
+  /* A 256-bit secret, as RFC 5054 recommends at least and pysrp's OpenSSL
+   * backend draws: the 2048-bit group gives no more security for a longer
+   * one, and each exponentiation with it costs a quarter of a 2048-bit
+   * one. */
+  guint8 a[32];
 
   /* Redraw until A has a non-zero top byte: what Apple does with a short A
    * is unverified (apple-web-auth.md §3.3). */

@@ -92,6 +92,48 @@ decode_base64 (const char *text)
   return g_bytes_new_take (data, len);
 }
 
+/* The derivation and the modular exponentiations run on a pool of worker
+ * threads sized to the processors, never on the main loop: hundreds of
+ * sign-ins at once then queue here instead of crowding the cores (and the
+ * main loop) with threads. */
+typedef struct {
+  GTask          *task;
+  GTaskThreadFunc func;
+} CryptoJob;
+
+static void
+crypto_job_run (gpointer job_data,
+                gpointer user_data)
+{
+  CryptoJob *job = job_data;
+
+  job->func (job->task, g_task_get_source_object (job->task),
+             g_task_get_task_data (job->task), g_task_get_cancellable (job->task));
+  g_object_unref (job->task);
+  g_free (job);
+}
+
+static void
+run_crypto (GTask           *task,
+            GTaskThreadFunc  func)
+{
+  static gsize once = 0;
+  static GThreadPool *pool;
+  CryptoJob *job = g_new (CryptoJob, 1);
+
+  if (g_once_init_enter (&once))
+    {
+      pool = g_thread_pool_new (crypto_job_run, NULL,
+                                MAX (1, (int) g_get_num_processors ()),
+                                FALSE, NULL);
+      g_once_init_leave (&once, 1);
+    }
+
+  job->task = g_object_ref (task);
+  job->func = func;
+  g_thread_pool_push (pool, job, NULL);
+}
+
 /* Step A (worker thread): a fresh client secret a and A = g^a. */
 static void
 make_client_thread (GTask        *task,
@@ -421,7 +463,7 @@ init_cb (GObject      *source,
   prove = g_task_new (NULL, cancellable, prove_cb, g_steal_pointer (&task));
   g_task_set_source_tag (prove, prove_thread);
   g_task_set_task_data (prove, data, NULL);
-  g_task_run_in_thread (prove, prove_thread);
+  run_crypto (prove, prove_thread);
 }
 
 static void
@@ -494,7 +536,7 @@ icloud_srp_method_sign_in_async (ICloudAuthMethod    *method,
   make = g_task_new (NULL, cancellable, client_ready_cb, g_steal_pointer (&task));
   g_task_set_source_tag (make, make_client_thread);
   g_task_set_task_data (make, data, NULL);
-  g_task_run_in_thread (make, make_client_thread);
+  run_crypto (make, make_client_thread);
 }
 
 static gboolean
