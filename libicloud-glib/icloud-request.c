@@ -145,6 +145,10 @@ icloud_request_build (const ICloudRequestContext  *ctx,
     return NULL;
 
   msg = soup_message_new_from_uri (http_method, parsed);
+  /* libsoup sends a POST on a connection of its own unless it may repeat
+   * it; the requests safe to repeat may reuse a pooled connection. */
+  if (flags & ICLOUD_REQUEST_IDEMPOTENT)
+    soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT);
   /* The account's cookies live in its own jar, never in a jar the
    * SoupSession may share between accounts. */
   soup_message_disable_feature (msg, SOUP_TYPE_COOKIE_JAR);

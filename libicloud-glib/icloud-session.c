@@ -79,7 +79,9 @@ struct _ICloudSession
   guint            timeout;
 
   ICloudAuthState  state;
-  JsonNode        *account_info;
+  GBytes          *account_doc;    /* Apple's latest account document */
+  JsonNode        *account_info;   /* parsed from it when asked for */
+  gboolean         trusted;
   char            *account_name;
   guint            retry_after;
 
@@ -112,6 +114,13 @@ enum {
 };
 
 static GParamSpec *properties[N_PROPS];
+
+/* At most this many requests of one main context are with libsoup at once;
+ * the others wait in the session's queue, in order. libsoup 3.2 walks its
+ * whole queue against its connections on every step, so hundreds of
+ * sign-ins queued there stall the main loop for seconds; a queue of our own
+ * costs nothing. */
+#define MAX_REQUESTS_IN_FLIGHT 16
 
 #define ICLOUD_DEFAULT_MAX_PASSWORD_SIGN_INS 5
 #define PASSWORD_SIGN_IN_WINDOW (15 * 60)
@@ -202,30 +211,25 @@ set_retry_after (ICloudSession *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RETRY_AFTER]);
 }
 
+/* Takes in an accountLogin/validate answer (protocol §5.5). Only the raw
+ * document is kept (a JSON tree costs ten times its text); the
+ * account-info property parses it again when someone asks. */
 static gboolean
-is_trusted_info (JsonNode *info)
+apply_account_info (ICloudSession   *self,
+                    ICloudResponse  *response,
+                    GError         **error)
 {
   g_auto(ICloudAccountInfo) parsed = { 0, };
-
-  return info != NULL && icloud_account_info_parse (info, &parsed, NULL) && parsed.trusted;
-}
-
-/* Takes in an accountLogin/validate document (protocol §5.5). */
-static gboolean
-apply_account_info (ICloudSession  *self,
-                    JsonNode       *info,
-                    GError        **error)
-{
-  g_auto(ICloudAccountInfo) parsed = { 0, };
-  gboolean was_trusted;
+  gboolean was_trusted = self->trusted;
   const char *name;
 
-  if (!icloud_account_info_parse (info, &parsed, error))
+  if (!icloud_account_info_parse (icloud_response_get_json (response), &parsed, error))
     return FALSE;
 
-  was_trusted = is_trusted_info (self->account_info);
+  g_clear_pointer (&self->account_doc, g_bytes_unref);
   g_clear_pointer (&self->account_info, json_node_unref);
-  self->account_info = json_node_ref (info);
+  self->account_doc = g_bytes_ref (icloud_response_get_body (response));
+  self->trusted = parsed.trusted;
 
   if (parsed.dsid != NULL)
     icloud_store_set (self->store, ICLOUD_DATA_DSID, parsed.dsid);
@@ -251,11 +255,13 @@ apply_account_info (ICloudSession  *self,
 static void
 forget_account_info (ICloudSession *self)
 {
-  gboolean was_trusted = is_trusted_info (self->account_info);
+  gboolean was_trusted = self->trusted;
 
-  if (self->account_info == NULL)
+  if (self->account_doc == NULL)
     return;
+  g_clear_pointer (&self->account_doc, g_bytes_unref);
   g_clear_pointer (&self->account_info, json_node_unref);
+  self->trusted = FALSE;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACCOUNT_INFO]);
   if (was_trusted)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IS_TRUSTED_SESSION]);
@@ -340,10 +346,15 @@ dup_shared_soup_session (void)
        * redacted either way. */
       const char *debug = g_getenv ("ICLOUD_DEBUG");
 
+      /* The request gate keeps at most MAX_REQUESTS_IN_FLIGHT requests of a
+       * main context with libsoup, so at most that many idle connections of
+       * that context stay pooled; the per-host limit leaves room above them
+       * for the requests of other contexts (blocking twins), which libsoup
+       * 3.2 cannot serve from another context's idle connections. */
       soup = soup_session_new_with_options ("user-agent", ICLOUD_USER_AGENT,
                                             "timeout", 60,
-                                            "max-conns", 256,
-                                            "max-conns-per-host", 64,
+                                            "max-conns", 16 * MAX_REQUESTS_IN_FLIGHT,
+                                            "max-conns-per-host", 4 * MAX_REQUESTS_IN_FLIGHT,
                                             NULL);
       if (g_strcmp0 (debug, "http") == 0 || g_strcmp0 (debug, "http-body") == 0)
         {
@@ -543,7 +554,65 @@ typedef struct {
   guint               timeout;
   gboolean            timed_out;
   GCancellable       *caller_cancellable;
+  struct _RequestGate *gate;
+  gboolean            holds_slot;
 } RequestData;
+
+typedef struct _RequestGate {
+  guint  in_flight;
+  GQueue waiting;     /* GTask, one reference each */
+} RequestGate;
+
+static void request_send_now (GTask *task);
+
+/* One gate per main context; only touched from that context's thread. */
+static RequestGate *
+request_gate_for_context (GMainContext *context)
+{
+  static GMutex lock;
+  static GHashTable *gates;
+  RequestGate *gate;
+
+  g_mutex_lock (&lock);
+  if (gates == NULL)
+    gates = g_hash_table_new (NULL, NULL);
+  gate = g_hash_table_lookup (gates, context);
+  if (gate == NULL)
+    {
+      gate = g_new0 (RequestGate, 1);
+      g_queue_init (&gate->waiting);
+      g_hash_table_insert (gates, context, gate);
+    }
+  g_mutex_unlock (&lock);
+
+  return gate;
+}
+
+static void
+request_release_slot (RequestData *data)
+{
+  RequestGate *gate = data->gate;
+
+  if (!data->holds_slot)
+    return;
+  data->holds_slot = FALSE;
+  gate->in_flight--;
+
+  while (gate->in_flight < MAX_REQUESTS_IN_FLIGHT && !g_queue_is_empty (&gate->waiting))
+    {
+      GTask *next = g_queue_pop_head (&gate->waiting);
+      RequestData *next_data = g_task_get_task_data (next);
+
+      if (g_task_return_error_if_cancelled (next))
+        {
+          g_object_unref (next);
+          continue;
+        }
+      gate->in_flight++;
+      next_data->holds_slot = TRUE;
+      request_send_now (next);
+    }
+}
 
 static void
 request_data_clear_wait (RequestData *data)
@@ -573,6 +642,7 @@ request_data_clear_timeout (RequestData *data)
 static void
 request_data_free (RequestData *data)
 {
+  request_release_slot (data);
   request_data_clear_wait (data);
   request_data_clear_timeout (data);
   if (data->caller_cancellable != NULL)
@@ -605,6 +675,7 @@ request_return_io_error (GTask  *task,
   RequestData *data = g_task_get_task_data (task);
 
   request_data_clear_timeout (data);
+  request_release_slot (data);
   if (data->timed_out)
     {
       g_clear_error (&error);
@@ -695,6 +766,7 @@ request_finish (GTask *task)
   guint status = soup_message_get_status (data->msg);
 
   request_data_clear_timeout (data);
+  request_release_slot (data);
 
   /* A 421 (Misdirected Request) was already sent once more on a new
    * connection by libsoup itself, before anything of its answer touched the
@@ -842,10 +914,36 @@ icloud_session_send_request_async (ICloudSession       *self,
   request_send (g_steal_pointer (&task));
 }
 
+/* Sends the request now, or queues it behind the requests of its main
+ * context already with libsoup; takes the task's reference. */
+static void
+request_send (GTask *task)
+{
+  ICloudSession *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+  g_autoptr(GMainContext) current = g_main_context_ref_thread_default ();
+
+  /* Only the session's own context is gated: a blocking twin's private
+   * context must never wait behind requests it does not dispatch. */
+  if (current == self->context && !data->holds_slot)
+    {
+      data->gate = request_gate_for_context (self->context);
+      if (data->gate->in_flight >= MAX_REQUESTS_IN_FLIGHT)
+        {
+          g_queue_push_tail (&data->gate->waiting, task);
+          return;
+        }
+      data->gate->in_flight++;
+      data->holds_slot = TRUE;
+    }
+
+  request_send_now (task);
+}
+
 /* Builds the message afresh (cookies and headers as they are now) and sends
  * it; takes the task's reference. */
 static void
-request_send (GTask *task)
+request_send_now (GTask *task)
 {
   ICloudSession *self = g_task_get_source_object (task);
   RequestData *data = g_task_get_task_data (task);
@@ -892,16 +990,12 @@ request_send (GTask *task)
    * in. A request sent from another context of the thread (a blocking
    * twin's private one) neither takes a pooled connection nor leaves one
    * behind, so neither side can wait on sources no one dispatches. */
-  {
-    g_autoptr(GMainContext) current = g_main_context_ref_thread_default ();
-
-    if (current != self->context)
-      {
-        soup_message_add_flags (data->msg, SOUP_MESSAGE_NEW_CONNECTION);
-        soup_message_headers_replace (soup_message_get_request_headers (data->msg),
-                                      "Connection", "close");
-      }
-  }
+  if (data->gate == NULL)
+    {
+      soup_message_add_flags (data->msg, SOUP_MESSAGE_NEW_CONNECTION);
+      soup_message_headers_replace (soup_message_get_request_headers (data->msg),
+                                    "Connection", "close");
+    }
 
   soup_session_send_async (self->soup, data->msg, G_PRIORITY_DEFAULT,
                            data->io_cancellable, send_cb, task);
@@ -947,7 +1041,7 @@ account_login_cb (GObject      *source,
   response = icloud_session_send_request_finish (self, result, &error);
   if (response == NULL ||
       !icloud_response_check (response, &error) ||
-      !apply_account_info (self, icloud_response_get_json (response), &error))
+      !apply_account_info (self, response, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -1147,7 +1241,7 @@ auth_validate_cb (GObject      *source,
   response = icloud_session_send_request_finish (self, result, &error);
   if (response != NULL &&
       icloud_response_check (response, &error) &&
-      apply_account_info (self, icloud_response_get_json (response), &error))
+      apply_account_info (self, response, &error))
     {
       g_debug ("The saved web session is still valid");
       auth_enter_state (task);
@@ -2621,6 +2715,7 @@ icloud_session_finalize (GObject *object)
   g_free (self->sign_in_method);
   g_clear_object (&self->store);
   g_hash_table_unref (self->methods);
+  g_clear_pointer (&self->account_doc, g_bytes_unref);
   g_clear_pointer (&self->account_info, json_node_unref);
   g_free (self->account_name);
 
@@ -2677,7 +2772,7 @@ icloud_session_get_property (GObject    *object,
       g_value_set_boolean (value, icloud_session_get_is_trusted_session (self));
       break;
     case PROP_ACCOUNT_INFO:
-      g_value_set_boxed (value, self->account_info);
+      g_value_set_boxed (value, icloud_session_get_account_info (self));
       break;
     case PROP_RETRY_AFTER:
       g_value_set_uint (value, self->retry_after);
@@ -3139,7 +3234,7 @@ gboolean
 icloud_session_get_is_trusted_session (ICloudSession *self)
 {
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), FALSE);
-  return is_trusted_info (self->account_info);
+  return self->trusted;
 }
 
 /**
@@ -3154,6 +3249,17 @@ JsonNode *
 icloud_session_get_account_info (ICloudSession *self)
 {
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), NULL);
+
+  if (self->account_info == NULL && self->account_doc != NULL)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+      gsize len;
+      const char *text = g_bytes_get_data (self->account_doc, &len);
+
+      if (json_parser_load_from_data (parser, text, len, NULL) &&
+          json_parser_get_root (parser) != NULL)
+        self->account_info = json_node_ref (json_parser_get_root (parser));
+    }
   return self->account_info;
 }
 
