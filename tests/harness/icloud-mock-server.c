@@ -705,6 +705,31 @@ done:
 /* ------------------------------------------------------------------------ */
 /* the thread */
 
+/* soup_server_listen_local () leaves the kernel's listen backlog at GSocket's
+ * default of 10: hundreds of clients connecting at once (the load test, the
+ * benchmark) overflow it and get their connections reset. */
+static gboolean
+listen_on_loopback (SoupServer  *server,
+                    guint        port,
+                    gboolean     https,
+                    GError     **error)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return FALSE;
+  g_socket_set_listen_backlog (socket, 1024);
+
+  return g_socket_bind (socket, address, TRUE, error) &&
+         g_socket_listen (socket, error) &&
+         soup_server_listen_socket (server, socket,
+                                    https ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
+}
+
 static gpointer
 server_thread (gpointer data)
 {
@@ -719,10 +744,7 @@ server_thread (gpointer data)
                             "tls-certificate", self->routed ? self->tls_certificate : NULL,
                             NULL);
   soup_server_add_handler (server, NULL, server_callback, self, NULL);
-  ok = soup_server_listen_local (server, self->port,
-                                 SOUP_SERVER_LISTEN_IPV4_ONLY |
-                                 (self->routed ? SOUP_SERVER_LISTEN_HTTPS : 0),
-                                 &error);
+  ok = listen_on_loopback (server, self->port, self->routed, &error);
 
   g_mutex_lock (&self->lock);
   if (ok)
