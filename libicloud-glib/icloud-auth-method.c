@@ -179,6 +179,8 @@ icloud_auth_method_sign_in_async (ICloudAuthMethod    *self,
  * @result: the result
  * @error: return location for a #GError
  *
+ * Finishes [method@ICloud.AuthMethod.sign_in_async].
+ *
  * Returns: %TRUE on success
  */
 gboolean
@@ -217,6 +219,8 @@ icloud_auth_method_begin_async (ICloudAuthMethod    *self,
  * @result: the result
  * @error: return location for a #GError
  *
+ * Finishes [method@ICloud.AuthMethod.begin_async].
+ *
  * Returns: %TRUE on success
  */
 gboolean
@@ -254,6 +258,8 @@ icloud_auth_method_list_targets_async (ICloudAuthMethod    *self,
  * @self: an auth method
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.AuthMethod.list_targets_async].
  *
  * Returns: (transfer full): a list of [class@ICloud.TrustedPhone] or
  *   [class@ICloud.TrustedDevice]
@@ -295,6 +301,8 @@ icloud_auth_method_request_code_async (ICloudAuthMethod    *self,
  * @self: an auth method
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.AuthMethod.request_code_async].
  *
  * Returns: %TRUE on success
  */
@@ -338,6 +346,8 @@ icloud_auth_method_validate_code_async (ICloudAuthMethod    *self,
  * @result: the result
  * @error: return location for a #GError
  *
+ * Finishes [method@ICloud.AuthMethod.validate_code_async].
+ *
  * Returns: %TRUE if the code was accepted
  */
 gboolean
@@ -375,6 +385,8 @@ icloud_auth_method_trust_async (ICloudAuthMethod    *self,
  * @self: an auth method
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.AuthMethod.trust_async].
  *
  * Returns: %TRUE on success
  */

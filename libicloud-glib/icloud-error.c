@@ -45,7 +45,7 @@ icloud_error_private_clear (GError *error)
 /**
  * icloud_error_quark:
  *
- * Gets the error domain of libicloud-glib, [const@ICloud.ERROR].
+ * Gets the error domain of libicloud-glib, `ICLOUD_ERROR`.
  *
  * Errors in this domain carry a code from the [error@ICloud.Error]
  * enumeration. The quark's string is `icloud-error-quark`.

@@ -30,6 +30,7 @@
 #include "icloud-session-private.h"
 #include "icloud-store-private.h"
 #include "icloud-crypto-private.h"
+#include "icloud-pyicloud-import-private.h"
 
 /* Far more than pyicloud ever writes. */
 #define MAX_FILE_SIZE (1024 * 1024)
@@ -101,11 +102,11 @@ read_small_file (const char  *path,
 /* ------------------------------------------------------------------------ */
 /* The session JSON */
 
-static GHashTable *
-parse_session (const char  *path,
-               const char  *text,
-               gsize        length,
-               GError     **error)
+GHashTable *
+icloud_pyicloud_parse_session (const char  *path,
+                               const char  *text,
+                               gsize        length,
+                               GError     **error)
 {
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GHashTable) data = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -352,12 +353,12 @@ parse_cookie_line (const char  *line,
   return cookie;
 }
 
-static gboolean
-parse_cookie_jar (const char  *path,
-                  const char  *text,
-                  gsize        length,
-                  GSList     **cookies,
-                  GError     **error)
+gboolean
+icloud_pyicloud_parse_cookie_jar (const char  *path,
+                                  const char  *text,
+                                  gsize        length,
+                                  GSList     **cookies,
+                                  GError     **error)
 {
   g_auto(GStrv) lines = NULL;
   const char *why = NULL;
@@ -521,7 +522,7 @@ icloud_session_import_pyicloud (ICloudSession  *self,
         g_propagate_error (error, g_steal_pointer (&read_error));
       return FALSE;
     }
-  data = parse_session (session_path, text, length, error);
+  data = icloud_pyicloud_parse_session (session_path, text, length, error);
   wipe_and_free (g_steal_pointer (&text), length);
   if (data == NULL)
     return FALSE;
@@ -531,7 +532,7 @@ icloud_session_import_pyicloud (ICloudSession  *self,
     {
       if (!read_small_file (jar_path, &text, &length, error))
         return FALSE;
-      ok = parse_cookie_jar (jar_path, text, length, &cookies, error);
+      ok = icloud_pyicloud_parse_cookie_jar (jar_path, text, length, &cookies, error);
       wipe_and_free (g_steal_pointer (&text), length);
       if (!ok)
         return FALSE;

@@ -54,6 +54,10 @@ icloud_region_register (GType       type,
  * icloud_region_create_endpoint:
  * @self: a region
  *
+ * Asks the region for the endpoint of its hosts
+ * ([vfunc@ICloud.Region.create_endpoint]). A session without an
+ * [property@ICloud.Session:endpoint] calls it when it starts.
+ *
  * Returns: (transfer full): a new endpoint for the region
  */
 ICloudEndpoint *

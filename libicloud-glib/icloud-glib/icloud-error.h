@@ -55,7 +55,7 @@ G_BEGIN_DECLS
  *   or another process is using the account.
  * @ICLOUD_ERROR_CLOSED: the session was closed.
  *
- * Error codes of the [const@ICloud.ERROR] domain, one per cause the user can
+ * Error codes of the `ICLOUD_ERROR` domain, one per cause the user can
  * act on. Cancellation is reported as %G_IO_ERROR_CANCELLED. An error message
  * never contains a password or a token.
  */

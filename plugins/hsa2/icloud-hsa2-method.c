@@ -22,6 +22,8 @@
 #include <gio/gio.h>
 #include <icloud-glib/icloud-plugin.h>
 
+#include "icloud-hsa2-options.h"
+
 /* Keys of the saved session owned by this method. */
 #define DATA_PHONE_ID      "hsa2_phone_id"       /* a code was sent by SMS to this phone */
 #define DATA_PHONE_MODE    "hsa2_phone_mode"     /* …in this mode (sms, voice) */
@@ -44,19 +46,6 @@ G_DEFINE_DYNAMIC_TYPE (ICloudHsa2Method, icloud_hsa2_method, ICLOUD_TYPE_AUTH_ME
 
 /* ------------------------------------------------------------------------ */
 /* JSON helpers */
-
-static JsonNode *
-member_at (JsonNode          *node,
-           const char * const *path)
-{
-  for (guint i = 0; node != NULL && path[i] != NULL; i++)
-    {
-      if (!JSON_NODE_HOLDS_OBJECT (node))
-        return NULL;
-      node = json_object_get_member (json_node_get_object (node), path[i]);
-    }
-  return node;
-}
 
 /* Apple's service error codes, in serviceErrors[] or service_errors[] (any
  * element) or as a top-level errorCode: is @wanted among them? */
@@ -137,174 +126,6 @@ response_error (ICloudResponse *response,
 /* ------------------------------------------------------------------------ */
 /* The auth options (step 6): JSON, or HTML with the boot args */
 
-/* The JSON of `<script … class="boot_args">…</script>` in an HTML page. */
-static JsonNode *
-parse_boot_args (GBytes *body)
-{
-  gsize len = 0;
-  const char *data = g_bytes_get_data (body, &len);
-  g_autofree char *html = NULL;
-  const char *p, *end;
-
-  if (data == NULL || len == 0)
-    return NULL;
-  html = g_strndup (data, len);
-  end = html + strlen (html);
-
-  for (p = html; (p = g_strstr_len (p, end - p, "<script")) != NULL; )
-    {
-      const char *tag_end = memchr (p, '>', end - p);
-      const char *content, *close;
-
-      if (tag_end == NULL)
-        break;
-      content = tag_end + 1;
-      close = g_strstr_len (content, end - content, "</script");
-      if (close == NULL)
-        break;
-
-      if (g_strstr_len (p, tag_end - p, "boot_args") != NULL)
-        {
-          g_autoptr(JsonParser) parser = json_parser_new ();
-
-          if (json_parser_load_from_data (parser, content, close - content, NULL) &&
-              json_parser_get_root (parser) != NULL &&
-              JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-            return json_node_ref (json_parser_get_root (parser));
-        }
-      p = close;
-    }
-
-  return NULL;
-}
-
-/* Where Apple has put the options: the plain JSON document, Apple's page
- * (`direct.twoSV`), and the bridge data inside it. */
-static const char * const option_roots[][4] = {
-  { NULL },
-  { "direct", "twoSV", NULL },
-  { "direct", "twoSV", "bridgeInitiateData", NULL },
-  { "direct", NULL },
-  { "twoSV", NULL },
-  { "twoSV", "bridgeInitiateData", NULL },
-  { "bridgeInitiateData", NULL },
-};
-
-static gboolean
-store_has_phone (GListStore *store,
-                 const char *id)
-{
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (store));
-
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(ICloudTrustedPhone) phone = g_list_model_get_item (G_LIST_MODEL (store), i);
-      if (g_strcmp0 (icloud_trusted_phone_get_id (phone), id) == 0)
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static void
-add_phone (GListStore *store,
-           JsonNode   *node)
-{
-  g_autoptr(ICloudTrustedPhone) phone = NULL;
-
-  phone = icloud_trusted_phone_new_from_json (node, NULL);
-  if (phone == NULL || store_has_phone (store, icloud_trusted_phone_get_id (phone)))
-    return;
-  g_list_store_append (store, phone);
-}
-
-static void
-collect_phones (JsonNode   *options,
-                GListStore *store)
-{
-  static const char * const lists[][3] = {
-    { "phoneNumberVerification", "trustedPhoneNumbers", NULL },
-    { "trustedPhoneNumbers", NULL },
-  };
-  static const char * const singles[][3] = {
-    { "phoneNumberVerification", "trustedPhoneNumber", NULL },
-    { "trustedPhoneNumber", NULL },
-  };
-
-  for (guint r = 0; r < G_N_ELEMENTS (option_roots); r++)
-    {
-      JsonNode *root = member_at (options, option_roots[r]);
-
-      if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-        continue;
-
-      for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
-        {
-          JsonNode *list = member_at (root, lists[l]);
-
-          if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
-            continue;
-          for (guint i = 0; i < json_array_get_length (json_node_get_array (list)); i++)
-            add_phone (store, json_array_get_element (json_node_get_array (list), i));
-        }
-      for (guint s = 0; s < G_N_ELEMENTS (singles); s++)
-        {
-          JsonNode *single = member_at (root, singles[s]);
-
-          if (single != NULL && JSON_NODE_HOLDS_OBJECT (single))
-            add_phone (store, single);
-        }
-    }
-}
-
-/* The names of the security keys, joined by ", "; NULL if the options show
- * none. An `fsaChallenge` without names still means security keys. */
-static char *
-collect_security_keys (JsonNode *options)
-{
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
-  gboolean challenge = FALSE;
-
-  for (guint r = 0; r < G_N_ELEMENTS (option_roots); r++)
-    {
-      JsonNode *root = member_at (options, option_roots[r]);
-      JsonNode *key_names, *fsa;
-
-      if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-        continue;
-
-      fsa = json_object_get_member (json_node_get_object (root), "fsaChallenge");
-      if (fsa != NULL && JSON_NODE_HOLDS_OBJECT (fsa))
-        challenge = TRUE;
-
-      key_names = json_object_get_member (json_node_get_object (root), "keyNames");
-      if (key_names == NULL || !JSON_NODE_HOLDS_ARRAY (key_names))
-        continue;
-      for (guint i = 0; i < json_array_get_length (json_node_get_array (key_names)); i++)
-        {
-          JsonNode *name = json_array_get_element (json_node_get_array (key_names), i);
-          const char *text;
-          gboolean seen = FALSE;
-
-          if (!JSON_NODE_HOLDS_VALUE (name) || json_node_get_value_type (name) != G_TYPE_STRING)
-            continue;
-          text = json_node_get_string (name);
-          if (*text == '\0')
-            continue;
-          for (guint j = 0; j < names->len; j++)
-            if (g_str_equal (g_ptr_array_index (names, j), text))
-              seen = TRUE;
-          if (!seen)
-            g_ptr_array_add (names, (gpointer) text);
-        }
-    }
-
-  if (names->len == 0)
-    return challenge ? g_strdup ("a security key") : NULL;
-
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (", ", (char **) names->pdata);
-}
-
 /* What one read of the options gave. */
 typedef struct {
   gboolean    parsed;         /* a JSON document was found */
@@ -328,30 +149,21 @@ static Options *
 options_from_response (ICloudResponse *response)
 {
   Options *options = g_new0 (Options, 1);
-  g_autoptr(JsonNode) document = NULL;
-  JsonNode *json;
-
-  options->phones = g_list_store_new (ICLOUD_TYPE_TRUSTED_PHONE);
+  g_autoptr(ICloudHsa2Options) found = NULL;
 
   if (!icloud_response_is_success (response))
     {
+      options->phones = g_list_store_new (ICLOUD_TYPE_TRUSTED_PHONE);
       options->http_error = response_error (response, "the request for the sign-in options");
       return options;
     }
 
-  /* The body decides, whatever the content type. */
-  json = icloud_response_get_json (response);
-  if (json != NULL && JSON_NODE_HOLDS_OBJECT (json))
-    document = json_node_ref (json);
-  else
-    document = parse_boot_args (icloud_response_get_body (response));
-
-  if (document == NULL)
-    return options;
-
-  options->parsed = TRUE;
-  collect_phones (document, options->phones);
-  options->security_keys = collect_security_keys (document);
+  /* icloud-hsa2-options.c: the body decides, whatever the content type. */
+  found = icloud_hsa2_options_parse_document (icloud_response_get_body (response),
+                                             icloud_response_get_json (response));
+  options->parsed = found->parsed;
+  options->phones = g_steal_pointer (&found->phones);
+  options->security_keys = g_steal_pointer (&found->security_keys);
   return options;
 }
 

@@ -1,0 +1,8 @@
+// Where gi-docgen links the types of other namespaces.
+baseURLs = [
+    [ 'GLib', 'https://docs.gtk.org/glib/' ],
+    [ 'GObject', 'https://docs.gtk.org/gobject/' ],
+    [ 'Gio', 'https://docs.gtk.org/gio/' ],
+    [ 'Soup', 'https://libsoup.org/libsoup-3.0/' ],
+    [ 'Json', 'https://gnome.pages.gitlab.gnome.org/json-glib/' ],
+]
