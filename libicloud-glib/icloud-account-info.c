@@ -44,8 +44,11 @@ json_object_get_string_member_or_null (JsonObject *object,
 {
   JsonNode *node = json_object_get_member (object, member);
 
+  /* A string that is not UTF-8 (json-glib lets a lone surrogate escape
+   * through) is no value at all. */
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
+      json_node_get_value_type (node) != G_TYPE_STRING ||
+      !g_utf8_validate (json_node_get_string (node), -1, NULL))
     return NULL;
   return json_node_get_string (node);
 }

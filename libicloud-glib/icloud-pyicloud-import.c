@@ -131,10 +131,11 @@ icloud_pyicloud_parse_session (const char  *path,
 
       if (node == NULL || JSON_NODE_HOLDS_NULL (node))
         continue;
-      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING ||
+          !g_utf8_validate (json_node_get_string (node), -1, NULL))
         {
           g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
-                       "%s is not a pyicloud session file (“%s” is not a string)",
+                       "%s is not a pyicloud session file (“%s” is not a UTF-8 string)",
                        path, session_keys[i]);
           return NULL;
         }

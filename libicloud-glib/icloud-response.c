@@ -181,9 +181,17 @@ object_get_string_or_null (JsonObject *object,
   JsonNode *node = json_object_get_member (object, member);
 
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
+      json_node_get_value_type (node) != G_TYPE_STRING ||
+      !g_utf8_validate (json_node_get_string (node), -1, NULL))
     return NULL;
   return json_node_get_string (node);
+}
+
+/* Error codes go into messages, which must be UTF-8. */
+static char *
+valid_utf8_dup (const char *text)
+{
+  return g_utf8_validate (text, -1, NULL) ? g_strdup (text) : NULL;
 }
 
 /* Apple's service error code (serviceErrors[0].code, service_errors[0].code,
@@ -211,7 +219,7 @@ find_service_error_code (JsonNode *json)
               if (code != NULL && JSON_NODE_HOLDS_VALUE (code))
                 {
                   if (json_node_get_value_type (code) == G_TYPE_STRING)
-                    return g_strdup (json_node_get_string (code));
+                    return valid_utf8_dup (json_node_get_string (code));
                   if (json_node_get_value_type (code) == G_TYPE_INT64)
                     return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (code));
                 }
@@ -225,7 +233,7 @@ find_service_error_code (JsonNode *json)
       if (code != NULL && JSON_NODE_HOLDS_VALUE (code))
         {
           if (json_node_get_value_type (code) == G_TYPE_STRING)
-            return g_strdup (json_node_get_string (code));
+            return valid_utf8_dup (json_node_get_string (code));
           if (json_node_get_value_type (code) == G_TYPE_INT64)
             return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (code));
         }

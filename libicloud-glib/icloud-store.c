@@ -562,8 +562,11 @@ member_is_string (JsonObject *object,
 
   if (node == NULL)
     return optional;
+  /* json-glib lets a lone surrogate escape ("\ud800") through as bytes that
+   * are not UTF-8; such a file was not written by us. */
   return JSON_NODE_HOLDS_VALUE (node) &&
-         json_node_get_value_type (node) == G_TYPE_STRING;
+         json_node_get_value_type (node) == G_TYPE_STRING &&
+         g_utf8_validate (json_node_get_string (node), -1, NULL);
 }
 
 static gboolean
@@ -648,7 +651,8 @@ parse (ICloudStore  *self,
       const char *key = l->data;
       const char *value;
 
-      if (!member_is_string (data_object, key, FALSE))
+      if (!g_utf8_validate (key, -1, NULL) ||
+          !member_is_string (data_object, key, FALSE))
         {
           *why = "a data value is not a string";
           return FALSE;
