@@ -1,7 +1,9 @@
 #!/bin/sh
 # The demo: builds, starts the fake iCloud server on 127.0.0.1, signs an
-# account in with icloud-auth (SRP), then shows the saved session being
-# reused with no password. Nothing here talks to Apple.
+# account in with icloud-auth (SRP), shows the saved session being reused
+# with no password, then signs a two-factor account in headless (login,
+# request-code, verify with the code read from the fake server's control
+# API). Nothing here talks to Apple.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -21,7 +23,8 @@ if ! ninja -C "$BUILD" >"$BUILD.log" 2>&1; then
 fi
 rm -f "$BUILD.log"
 
-export ICLOUD_PLUGIN_PATH="$PWD/$BUILD/plugins/srp"
+B=$(cd "$BUILD" && pwd)
+export ICLOUD_PLUGIN_PATH="$B/plugins/srp:$B/plugins/hsa2:$B/plugins/hsa:$B/plugins/china-mainland"
 AUTH="$BUILD/tools/icloud-auth"
 STATE=$(mktemp -d)
 OUT="$STATE/server.out"
@@ -53,4 +56,32 @@ echo
 
 srp2=$(curl -s "$BASE/_mock/requests?apple_id=$ID&path=/appleauth/auth/signin/init" | sed -n 's/.*"count" *: *\([0-9]*\).*/\1/p')
 echo "(the server still saw $srp2 SRP sign-in: no password, no SRP for the second start)"
+
+# Two-factor, headless: login stops at the second factor (exit status 4)
+# with the state saved; request-code and verify finish it in other processes.
+ID2=2fa@example.com
+COMMON2="--apple-id $ID2 --endpoint-base $BASE --cookie-directory $STATE/sessions"
+echo
+echo "\$ icloud-auth login --apple-id $ID2 --password-stdin   (SRP, then Apple asks for a code)"
+status=0
+printf 'two factor\n' | $AUTH login $COMMON2 --password-stdin || status=$?
+echo "(exit status $status: a second factor is pending)"
+[ "$status" -eq 4 ]
+
+echo
+echo "\$ icloud-auth request-code   (ask Apple to push a code to the trusted devices)"
+$AUTH request-code $COMMON2
+CODE=$(curl -s "$BASE/_mock/code?apple_id=$ID2" | sed -n 's/.*"code" *: *"\([0-9]*\)".*/\1/p')
+echo "(the fake server's control API shows the code a trusted device would display: $CODE)"
+
+echo
+echo "\$ icloud-auth verify $CODE"
+$AUTH verify $COMMON2 "$CODE"
+
+echo
+echo "\$ icloud-auth status --json   (trusted now: the next start needs neither password nor code)"
+$AUTH status $COMMON2 --json
+echo
+echo
+ls -ld "$STATE/sessions"
 ls -l "$STATE/sessions"
