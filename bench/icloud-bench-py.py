@@ -81,7 +81,7 @@ class CodeReader:
         self.cpu = 0.0
         self.lock = threading.Lock()
         # At most 2 control connections, as icloud-bench's control thread:
-        # the fake server listens with a backlog of 10.
+        # reading codes is not what is measured.
         self.slots = threading.BoundedSemaphore(2)
 
     def read(self, apple_id):
