@@ -70,6 +70,8 @@ struct _ICloudSession
   SoupSession     *soup;
   gboolean         own_soup;       /* given through soup-session */
   GMainContext    *context;        /* thread-default when created */
+  SoupSession     *blocking_soup;  /* of a blocking twin's call */
+  GMainContext    *blocking_context;
 
   ICloudStore     *store;
   GHashTable      *methods;        /* name → ICloudAuthMethod */
@@ -139,15 +141,20 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (ICloudSession, icloud_session, G_TYPE_OBJECT,
 /* Blocking twins: the async code on a private main context (libsecret's way) */
 
 typedef struct {
-  GMainContext *context;
-  GAsyncResult *result;
+  GMainContext  *context;
+  GAsyncResult  *result;
+  ICloudSession *session;
 } SyncData;
 
+static void drop_blocking_soup_session (ICloudSession *self);
+
 static void
-sync_data_init (SyncData *data)
+sync_data_init (SyncData      *data,
+                ICloudSession *session)
 {
   data->context = g_main_context_new ();
   data->result = NULL;
+  data->session = session;
   g_main_context_push_thread_default (data->context);
 }
 
@@ -173,6 +180,8 @@ sync_data_wait (SyncData *data)
 static void
 sync_data_clear (SyncData *data)
 {
+  if (data->session != NULL)
+    drop_blocking_soup_session (data->session);
   g_clear_object (&data->result);
   g_clear_pointer (&data->context, g_main_context_unref);
 }
@@ -332,6 +341,31 @@ op_data_free (OpData *data)
  * its own jar (see icloud_request_build ()). It goes away, with its
  * connections, once the last session using it is closed or finalized. */
 static SoupSession *
+new_soup_session (void)
+{
+  /* ICLOUD_DEBUG=http logs headers, =http-body bodies too; secrets are
+   * redacted either way. */
+  const char *debug = g_getenv ("ICLOUD_DEBUG");
+  SoupSession *soup;
+
+  /* The request gate keeps at most MAX_REQUESTS_IN_FLIGHT requests of a
+   * main context with libsoup, so at most that many idle connections stay
+   * pooled. */
+  soup = soup_session_new_with_options ("user-agent", ICLOUD_USER_AGENT,
+                                        "timeout", 60,
+                                        "max-conns", 16 * MAX_REQUESTS_IN_FLIGHT,
+                                        "max-conns-per-host", 4 * MAX_REQUESTS_IN_FLIGHT,
+                                        NULL);
+  if (g_strcmp0 (debug, "http") == 0 || g_strcmp0 (debug, "http-body") == 0)
+    {
+      g_autoptr(SoupLogger) logger =
+        icloud_request_new_redacting_logger (g_str_equal (debug, "http-body"));
+      soup_session_add_feature (soup, SOUP_SESSION_FEATURE (logger));
+    }
+  return soup;
+}
+
+static SoupSession *
 dup_shared_soup_session (void)
 {
   static GMutex lock;
@@ -342,31 +376,39 @@ dup_shared_soup_session (void)
   soup = g_weak_ref_get (&shared);
   if (soup == NULL)
     {
-      /* ICLOUD_DEBUG=http logs headers, =http-body bodies too; secrets are
-       * redacted either way. */
-      const char *debug = g_getenv ("ICLOUD_DEBUG");
-
-      /* The request gate keeps at most MAX_REQUESTS_IN_FLIGHT requests of a
-       * main context with libsoup, so at most that many idle connections of
-       * that context stay pooled; the per-host limit leaves room above them
-       * for the requests of other contexts (blocking twins), which libsoup
-       * 3.2 cannot serve from another context's idle connections. */
-      soup = soup_session_new_with_options ("user-agent", ICLOUD_USER_AGENT,
-                                            "timeout", 60,
-                                            "max-conns", 16 * MAX_REQUESTS_IN_FLIGHT,
-                                            "max-conns-per-host", 4 * MAX_REQUESTS_IN_FLIGHT,
-                                            NULL);
-      if (g_strcmp0 (debug, "http") == 0 || g_strcmp0 (debug, "http-body") == 0)
-        {
-          g_autoptr(SoupLogger) logger =
-            icloud_request_new_redacting_logger (g_str_equal (debug, "http-body"));
-          soup_session_add_feature (soup, SOUP_SESSION_FEATURE (logger));
-        }
+      soup = new_soup_session ();
       g_weak_ref_set (&shared, soup);
     }
   g_mutex_unlock (&lock);
 
   return soup;
+}
+
+/* The SoupSession of a blocking twin's private main context, made for the
+ * call and dropped with it: libsoup 3.2 ties a connection to the context it
+ * was made in, and one made in a context that is gone would never be
+ * reused nor cleaned up (the shared pool then fills up, and waits
+ * forever). */
+static SoupSession *
+get_blocking_soup_session (ICloudSession *self,
+                           GMainContext  *context)
+{
+  if (self->blocking_soup == NULL || self->blocking_context != context)
+    {
+      g_clear_object (&self->blocking_soup);
+      self->blocking_soup = new_soup_session ();
+      self->blocking_context = context;
+    }
+  return self->blocking_soup;
+}
+
+static void
+drop_blocking_soup_session (ICloudSession *self)
+{
+  if (self->blocking_soup != NULL)
+    soup_session_abort (self->blocking_soup);
+  g_clear_object (&self->blocking_soup);
+  self->blocking_context = NULL;
 }
 
 static gboolean
@@ -947,6 +989,7 @@ request_send_now (GTask *task)
 {
   ICloudSession *self = g_task_get_source_object (task);
   RequestData *data = g_task_get_task_data (task);
+  SoupSession *soup = self->soup;
   g_autoptr(GError) error = NULL;
   ICloudRequestContext ctx;
 
@@ -987,17 +1030,25 @@ request_send_now (GTask *task)
     }
 
   /* libsoup 3.2 ties a pooled connection to the main context it was made
-   * in. A request sent from another context of the thread (a blocking
-   * twin's private one) neither takes a pooled connection nor leaves one
-   * behind, so neither side can wait on sources no one dispatches. */
-  if (data->gate == NULL)
+   * in. A request from another context than the session's own (a blocking
+   * twin's private one) goes through a SoupSession of that call; through a
+   * SoupSession the caller brought, it takes a new connection and closes it
+   * after the answer (the caller's session should allow a few connections
+   * per host beyond its own pool: libsoup cannot clean up a connection of
+   * a context that is gone). */
+  if (data->gate == NULL && !self->own_soup)
+    {
+      g_autoptr(GMainContext) current = g_main_context_ref_thread_default ();
+      soup = get_blocking_soup_session (self, current);
+    }
+  else if (data->gate == NULL)
     {
       soup_message_add_flags (data->msg, SOUP_MESSAGE_NEW_CONNECTION);
       soup_message_headers_replace (soup_message_get_request_headers (data->msg),
                                     "Connection", "close");
     }
 
-  soup_session_send_async (self->soup, data->msg, G_PRIORITY_DEFAULT,
+  soup_session_send_async (soup, data->msg, G_PRIORITY_DEFAULT,
                            data->io_cancellable, send_cb, task);
 }
 
@@ -1028,6 +1079,21 @@ icloud_session_send_request_finish (ICloudSession  *self,
 /* ------------------------------------------------------------------------ */
 /* accountLogin (step 4) and validate (step 5) */
 
+/* {"success": false, "error": "…"}: Apple's answer to a token it refuses. */
+static gboolean
+account_login_refused (ICloudResponse *response)
+{
+  JsonNode *json = icloud_response_get_json (response);
+  JsonNode *success;
+
+  if (json == NULL || !JSON_NODE_HOLDS_OBJECT (json))
+    return FALSE;
+  success = json_object_get_member (json_node_get_object (json), "success");
+  return success != NULL && JSON_NODE_HOLDS_VALUE (success) &&
+         json_node_get_value_type (success) == G_TYPE_BOOLEAN &&
+         !json_node_get_boolean (success);
+}
+
 static void
 account_login_cb (GObject      *source,
                   GAsyncResult *result,
@@ -1039,9 +1105,40 @@ account_login_cb (GObject      *source,
   g_autoptr(ICloudResponse) response = NULL;
 
   response = icloud_session_send_request_finish (self, result, &error);
-  if (response == NULL ||
-      !icloud_response_check (response, &error) ||
-      !apply_account_info (self, response, &error))
+  if (response == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* Apple refuses a session token it no longer takes with a 401 (or a
+   * "success": false body): that, and only that, means the saved session is
+   * gone; an answer that cannot be read leaves it as it is. */
+  if (icloud_response_get_status (response) == SOUP_STATUS_UNAUTHORIZED ||
+      (icloud_response_get_status (response) == SOUP_STATUS_FORBIDDEN &&
+       !icloud_response_check (response, NULL) && account_login_refused (response)))
+    {
+      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED,
+                               "Apple no longer accepts the saved session (HTTP %u); sign in again",
+                               icloud_response_get_status (response));
+      return;
+    }
+
+  if (!icloud_response_check (response, &error))
+    {
+      /* "success": false on a 2xx is a refusal too. */
+      if (g_error_matches (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL) &&
+          icloud_response_is_success (response) && account_login_refused (response))
+        {
+          g_clear_error (&error);
+          g_set_error (&error, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED,
+                       "Apple no longer accepts the saved session; sign in again");
+        }
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  if (!apply_account_info (self, response, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -1279,8 +1376,10 @@ auth_account_login_token_cb (GObject      *source,
           return;
         }
     }
-  else if (is_final_error (error))
+  else if (!g_error_matches (error, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED))
     {
+      /* Not a refusal of the token (throttling, an unreadable answer, the
+       * network): the saved session stays, for another try. */
       op_end (task, g_steal_pointer (&error));
       return;
     }
@@ -1563,7 +1662,7 @@ icloud_session_authenticate (ICloudSession  *self,
 
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), FALSE);
 
-  sync_data_init (&sync);
+  sync_data_init (&sync, self);
   icloud_session_authenticate_async (self, force_refresh, cancellable, sync_ready_cb, &sync);
   sync_data_wait (&sync);
   return icloud_session_authenticate_finish (self, sync.result, error);
@@ -1851,7 +1950,7 @@ icloud_session_get_trusted_phone_numbers (ICloudSession  *self,
 
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), NULL);
 
-  sync_data_init (&sync);
+  sync_data_init (&sync, self);
   icloud_session_get_trusted_phone_numbers_async (self, cancellable, sync_ready_cb, &sync);
   sync_data_wait (&sync);
   return icloud_session_get_trusted_phone_numbers_finish (self, sync.result, error);
@@ -1921,7 +2020,7 @@ icloud_session_request_2fa_code (ICloudSession       *self,
 
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), FALSE);
 
-  sync_data_init (&sync);
+  sync_data_init (&sync, self);
   icloud_session_request_2fa_code_async (self, phone, cancellable, sync_ready_cb, &sync);
   sync_data_wait (&sync);
   return icloud_session_request_2fa_code_finish (self, sync.result, error);
@@ -1993,7 +2092,7 @@ icloud_session_validate_2fa_code (ICloudSession  *self,
 
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), FALSE);
 
-  sync_data_init (&sync);
+  sync_data_init (&sync, self);
   icloud_session_validate_2fa_code_async (self, code, cancellable, sync_ready_cb, &sync);
   sync_data_wait (&sync);
   return icloud_session_validate_2fa_code_finish (self, sync.result, error);
@@ -2087,7 +2186,7 @@ icloud_session_trust_session (ICloudSession  *self,
 
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), FALSE);
 
-  sync_data_init (&sync);
+  sync_data_init (&sync, self);
   icloud_session_trust_session_async (self, cancellable, sync_ready_cb, &sync);
   sync_data_wait (&sync);
   return icloud_session_trust_session_finish (self, sync.result, error);
@@ -2150,7 +2249,7 @@ icloud_session_get_trusted_devices (ICloudSession  *self,
 
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), NULL);
 
-  sync_data_init (&sync);
+  sync_data_init (&sync, self);
   icloud_session_get_trusted_devices_async (self, cancellable, sync_ready_cb, &sync);
   sync_data_wait (&sync);
   return icloud_session_get_trusted_devices_finish (self, sync.result, error);
@@ -2218,7 +2317,7 @@ icloud_session_send_verification_code (ICloudSession        *self,
 
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), FALSE);
 
-  sync_data_init (&sync);
+  sync_data_init (&sync, self);
   icloud_session_send_verification_code_async (self, device, cancellable, sync_ready_cb, &sync);
   sync_data_wait (&sync);
   return icloud_session_send_verification_code_finish (self, sync.result, error);
@@ -2293,7 +2392,7 @@ icloud_session_validate_verification_code (ICloudSession        *self,
 
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), FALSE);
 
-  sync_data_init (&sync);
+  sync_data_init (&sync, self);
   icloud_session_validate_verification_code_async (self, device, code, cancellable, sync_ready_cb, &sync);
   sync_data_wait (&sync);
   return icloud_session_validate_verification_code_finish (self, sync.result, error);
@@ -2431,7 +2530,7 @@ icloud_session_logout (ICloudSession  *self,
 
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), FALSE);
 
-  sync_data_init (&sync);
+  sync_data_init (&sync, self);
   icloud_session_logout_async (self, keep_trusted, all_sessions, cancellable, sync_ready_cb, &sync);
   sync_data_wait (&sync);
   return icloud_session_logout_finish (self, sync.result, error);
@@ -2527,7 +2626,7 @@ icloud_session_close (ICloudSession  *self,
 
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), FALSE);
 
-  sync_data_init (&sync);
+  sync_data_init (&sync, self);
   icloud_session_close_async (self, cancellable, sync_ready_cb, &sync);
   sync_data_wait (&sync);
   return icloud_session_close_finish (self, sync.result, error);
@@ -2695,6 +2794,7 @@ icloud_session_dispose (GObject *object)
   ICloudSession *self = ICLOUD_SESSION (object);
 
   g_hash_table_remove_all (self->methods);
+  drop_blocking_soup_session (self);
   g_clear_object (&self->soup);
 
   G_OBJECT_CLASS (icloud_session_parent_class)->dispose (object);

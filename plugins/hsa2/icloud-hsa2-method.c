@@ -320,6 +320,15 @@ begin_cb (GObject      *source,
   GError *error = NULL;
 
   options = fetch_options_finish (self, result, &error);
+  if (options == NULL && g_error_matches (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL))
+    {
+      /* An answer that could not be read (one over the size limit): the
+       * options are optional, like an unparsable page. */
+      g_debug ("The sign-in options could not be read: %s", error->message);
+      g_clear_error (&error);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
   if (options == NULL)
     {
       /* Network failure or cancellation. */
@@ -706,6 +715,15 @@ trust_cb (GObject      *source,
   if (!icloud_response_is_success (response))
     {
       g_task_return_error (task, response_error (response, "the request to trust this session"));
+      return;
+    }
+  /* Trust is only worth its token, as a password proof is only worth its
+   * session token. */
+  if (icloud_response_get_header (response, "X-Apple-TwoSV-Trust-Token") == NULL)
+    {
+      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                               "Apple answered the request to trust this session without a trust token (HTTP %u)",
+                               icloud_response_get_status (response));
       return;
     }
   g_task_return_boolean (task, TRUE);

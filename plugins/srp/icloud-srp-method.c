@@ -295,6 +295,15 @@ complete_cb (GObject      *source,
       return;
     }
 
+  /* A 403 may be throttling by body (ACCESS_DENIED) rather than a lock. */
+  if (status == 403 && code == NULL && !icloud_response_check (response, &error) &&
+      g_error_matches (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_clear_error (&error);
+
   if (g_strcmp0 (code, "-20209") == 0 || (status == 403 && code == NULL))
     {
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_ACCOUNT_LOCKED,
