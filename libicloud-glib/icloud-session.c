@@ -1292,6 +1292,11 @@ auth_begin_cb (GObject      *source,
 
   if (!icloud_auth_method_begin_finish (ICLOUD_AUTH_METHOD (source), result, &error))
     {
+      /* The sign-in did not finish (cancelled, the network): the session is
+       * not signed in, as before it started. The saved token stays, so the
+       * next sign-in takes up the challenge with no password. */
+      forget_account_info (ICLOUD_SESSION (g_task_get_source_object (task)));
+      set_state (ICLOUD_SESSION (g_task_get_source_object (task)), ICLOUD_AUTH_STATE_SIGNED_OUT);
       op_end (task, g_steal_pointer (&error));
       return;
     }

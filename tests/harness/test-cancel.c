@@ -485,7 +485,7 @@ static const Point points[] = {
    * read: a failure there leaves it so (reported with the fault matrix's
    * drop and slow cells of that request). */
   { "2fa/sign-in-options", "2FA sign-in", ID_2FA, setup_nothing, start_sign_in_2fa, finish_authenticate, usable_2fa, P_AUTH,
-    AFTER (ICLOUD_AUTH_STATE_NEEDS_2FA), TRUE },
+    AFTER (ICLOUD_AUTH_STATE_NEEDS_2FA) },
 
   { "2fa-push/request-before", "2FA push", ID_2FA, setup_2fa, start_push, finish_request_2fa, usable_2fa, BEFORE_FIRST_REQUEST },
   { "2fa-push/request", "2FA push", ID_2FA, setup_2fa, start_push, finish_request_2fa, usable_2fa, P_AUTH "/verify/trusteddevice" },

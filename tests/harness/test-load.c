@@ -572,6 +572,37 @@ report_failure (Fixture      *fixture,
 
 /* Signs in the first @n load accounts at once, with their passwords or
  * (@password FALSE) from the saved sessions only. */
+/* Figures for docs/reliability.md (test-faults reads them). */
+static JsonObject *load_stats;
+
+static void
+stat_int (const char *what,
+          const char *figure,
+          gint64      value)
+{
+  g_autofree char *key = g_strdup_printf ("%s: %s", what, figure);
+
+  if (load_stats == NULL)
+    load_stats = json_object_new ();
+  json_object_set_int_member (load_stats, key, value);
+}
+
+static void
+write_load_stats (void)
+{
+  g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+  g_autofree char *text = NULL;
+  g_autofree char *dir = g_build_filename (g_test_get_dir (G_TEST_BUILT), "harness", NULL);
+  g_autofree char *path = g_build_filename (dir, "load-stats.json", NULL);
+
+  if (load_stats == NULL)
+    return;
+  json_node_take_object (root, g_steal_pointer (&load_stats));
+  text = json_to_string (root, TRUE);
+  g_mkdir_with_parents (dir, 0755);
+  g_file_set_contents (path, text, -1, NULL);
+}
+
 static void
 sign_in_all (Fixture    *fixture,
              Round      *round,
@@ -606,6 +637,9 @@ sign_in_all (Fixture    *fixture,
   g_test_message ("%s: %u sign-ins in %" G_GINT64_FORMAT " ms (starting them took %" G_GINT64_FORMAT
                   " ms); %u ticks of 10 ms, longest main-loop gap %" G_GINT64_FORMAT " ms",
                   what, n, total / 1000, started / 1000, ticker.ticks, ticker.max_gap / 1000);
+  stat_int (what, "accounts signed in concurrently", n);
+  stat_int (what, "wall time (ms)", total / 1000);
+  stat_int (what, "longest main-loop gap (ms)", ticker.max_gap / 1000);
 
   for (guint i = 0; i < n; i++)
     {
@@ -673,6 +707,10 @@ check_baseline (const Figures *before,
                   before->heap / 1024, heap_after / 1024,
                   ((gint64) heap_after - (gint64) before->heap) / 1024,
                   before->rss_kib, rss_after, (gint64) rss_after - (gint64) before->rss_kib);
+  stat_int (what, "file descriptors before", before->fds);
+  stat_int (what, "file descriptors after close", after.n);
+  stat_int (what, "heap in use after close, above the baseline (KiB)",
+            ((gint64) heap_after - (gint64) before->heap) / 1024);
 
   /* No slack, none needed: the fake server is another process, and every
    * fd the sign-ins opened here (sockets, lock files, the directory,
@@ -764,6 +802,8 @@ test_500_accounts (Fixture       *fixture,
   g_clear_pointer (&counts, g_hash_table_unref);
   close_round (&round);
   check_baseline (&before, "after round 2");
+  stat_int ("both rounds", "isolation violations", isolation_violations (fixture));
+  write_load_stats ();
 }
 
 /* ------------------------------------------------------------------------ */
