@@ -47,7 +47,7 @@ meson test -C "$FUZZ_BUILD" --suite fuzz --print-errorlogs --num-processes 2
 # docs/reliability.md, once more with every figure in: the load and
 # cancellation figures of the first build and the fuzzers' of the last.
 ICLOUD_FUZZ_STATS="$PWD/$FUZZ_BUILD/tests/fuzz/fuzz-stats.json" \
-  meson test -C "$BUILD" --print-errorlogs test-faults
+  meson test -C "$BUILD" --print-errorlogs --logbase testlog-reliability test-faults
 
 if [ "${1:-}" = "--valgrind" ]; then
   meson test -C "$BUILD" --setup valgrind --print-errorlogs --num-processes 2

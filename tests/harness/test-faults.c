@@ -1149,43 +1149,47 @@ append_fuzz_section (GString *doc)
     ? g_strdup (g_getenv ("ICLOUD_FUZZ_STATS"))
     : g_build_filename (g_test_get_dir (G_TEST_BUILT), "fuzz", "fuzz-stats.json", NULL);
   g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonNode *root;
-  JsonArray *targets = NULL;
+  JsonNode *root, *node;
+  JsonObject *targets = NULL;
+  JsonObjectIter iter;
+  const char *name;
   gint64 executions = 0, corpus = 0, crashes = 0;
 
+  /* tests/fuzz/run-fuzzer.py writes {"targets": {"<name>": {"executions",
+   * "corpus_size", "crashes", ...}}}. */
   g_string_append (doc, "\n## Fuzzing\n\n");
   if (json_parser_load_from_file (parser, path, NULL) &&
       (root = json_parser_get_root (parser)) != NULL && JSON_NODE_HOLDS_OBJECT (root) &&
-      json_object_has_member (json_node_get_object (root), "targets") &&
-      JSON_NODE_HOLDS_ARRAY (json_object_get_member (json_node_get_object (root), "targets")))
-    targets = json_object_get_array_member (json_node_get_object (root), "targets");
+      (node = json_object_get_member (json_node_get_object (root), "targets")) != NULL &&
+      JSON_NODE_HOLDS_OBJECT (node))
+    targets = json_node_get_object (node);
 
-  if (targets == NULL || json_array_get_length (targets) == 0)
+  if (targets == NULL || json_object_get_size (targets) == 0)
     {
-      g_string_append (doc, "_No figures: `tests/fuzz/fuzz-stats.json` was not found in the build "
-                            "directory when this file was generated (the fuzz smoke runs write it)._\n");
+      g_string_append (doc, "_No figures: `tests/fuzz/fuzz-stats.json` was not found when this "
+                            "file was generated (the fuzz smoke runs of `tools/check.sh` write it)._\n");
       return;
     }
 
-  g_string_append (doc, "From `tests/fuzz/fuzz-stats.json` in the build directory (the fuzz runs of the "
-                        "same build):\n\n"
-                        "| target | executions | corpus | crashes |\n"
+  g_string_append (doc, "From `tests/fuzz/fuzz-stats.json` (the short libFuzzer runs of `tools/check.sh`, "
+                        "ASan + UBSan; longer runs: `tests/fuzz/README.md`):\n\n"
+                        "| target | executions | inputs in the corpus | crashes |\n"
                         "| --- | ---: | ---: | ---: |\n");
-  for (guint i = 0; i < json_array_get_length (targets); i++)
+  json_object_iter_init (&iter, targets);
+  while (json_object_iter_next (&iter, &name, &node))
     {
-      JsonNode *node = json_array_get_element (targets, i);
       JsonObject *target;
 
       if (!JSON_NODE_HOLDS_OBJECT (node))
         continue;
       target = json_node_get_object (node);
       g_string_append_printf (doc, "| %s | %" G_GINT64_FORMAT " | %" G_GINT64_FORMAT " | %" G_GINT64_FORMAT " |\n",
-                              json_object_get_string_member_with_default (target, "name", "?"),
+                              name,
                               json_object_get_int_member_with_default (target, "executions", 0),
-                              json_object_get_int_member_with_default (target, "corpus", 0),
+                              json_object_get_int_member_with_default (target, "corpus_size", 0),
                               json_object_get_int_member_with_default (target, "crashes", 0));
       executions += json_object_get_int_member_with_default (target, "executions", 0);
-      corpus += json_object_get_int_member_with_default (target, "corpus", 0);
+      corpus += json_object_get_int_member_with_default (target, "corpus_size", 0);
       crashes += json_object_get_int_member_with_default (target, "crashes", 0);
     }
   g_string_append_printf (doc, "| **total** | **%" G_GINT64_FORMAT "** | **%" G_GINT64_FORMAT "** | **%" G_GINT64_FORMAT "** |\n",
