@@ -8,6 +8,7 @@
 
 #include "icloud-account-info-private.h"
 #include "icloud-error.h"
+#include "icloud-json-private.h"
 
 static gboolean
 json_object_get_bool_member_or (JsonObject *object,
@@ -36,21 +37,6 @@ json_object_get_int_member_or (JsonObject *object,
   if (json_node_get_value_type (node) == G_TYPE_STRING)
     return g_ascii_strtoll (json_node_get_string (node), NULL, 10);
   return fallback;
-}
-
-static const char *
-json_object_get_string_member_or_null (JsonObject *object,
-                                       const char *member)
-{
-  JsonNode *node = json_object_get_member (object, member);
-
-  /* A string that is not UTF-8 (json-glib lets a lone surrogate escape
-   * through) is no value at all. */
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING ||
-      !g_utf8_validate (json_node_get_string (node), -1, NULL))
-    return NULL;
-  return json_node_get_string (node);
 }
 
 /* The state names exactly one challenge, where pyicloud would report a
@@ -88,16 +74,16 @@ icloud_account_info_parse (JsonNode           *document,
     }
   ds_info = json_node_get_object (ds_node);
 
-  out->dsid = g_strdup (json_object_get_string_member_or_null (ds_info, "dsid"));
+  out->dsid = g_strdup (icloud_json_object_get_string (ds_info, "dsid"));
   if (out->dsid == NULL && json_object_has_member (ds_info, "dsid") &&
       JSON_NODE_HOLDS_VALUE (json_object_get_member (ds_info, "dsid")) &&
       json_node_get_value_type (json_object_get_member (ds_info, "dsid")) == G_TYPE_INT64)
     out->dsid = g_strdup_printf ("%" G_GINT64_FORMAT,
                                  json_object_get_int_member_or (ds_info, "dsid", 0));
 
-  name = json_object_get_string_member_or_null (ds_info, "appleId");
+  name = icloud_json_object_get_string (ds_info, "appleId");
   if (name == NULL)
-    name = json_object_get_string_member_or_null (ds_info, "primaryEmail");
+    name = icloud_json_object_get_string (ds_info, "primaryEmail");
   out->name = g_strdup (name);
 
   hsa_version = json_object_get_int_member_or (ds_info, "hsaVersion", 0);

@@ -8,6 +8,7 @@
 
 #include "icloud-error.h"
 #include "icloud-error-private.h"
+#include "icloud-json-private.h"
 #include "icloud-response-private.h"
 
 /**
@@ -174,19 +175,6 @@ icloud_response_is_success (ICloudResponse *self)
   return SOUP_STATUS_IS_SUCCESSFUL (self->status);
 }
 
-static const char *
-object_get_string_or_null (JsonObject *object,
-                           const char *member)
-{
-  JsonNode *node = json_object_get_member (object, member);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING ||
-      !g_utf8_validate (json_node_get_string (node), -1, NULL))
-    return NULL;
-  return json_node_get_string (node);
-}
-
 /* Error codes go into messages, which must be UTF-8. */
 static char *
 valid_utf8_dup (const char *text)
@@ -296,7 +284,7 @@ icloud_response_check (ICloudResponse  *self,
 
   if (json != NULL && JSON_NODE_HOLDS_OBJECT (json))
     {
-      const char *domain = object_get_string_or_null (json_node_get_object (json), "domainToUse");
+      const char *domain = icloud_json_object_get_string (json_node_get_object (json), "domainToUse");
       if (domain != NULL)
         {
           /* Name the region to use (protocol §9: "iCloud.com.cn"). */

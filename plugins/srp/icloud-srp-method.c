@@ -385,8 +385,11 @@ member_string (JsonObject *object,
 {
   JsonNode *node = json_object_get_member (object, member);
 
+  /* Not UTF-8 (a lone surrogate escape json-glib lets through) is no value:
+   * the protocol name would go into an error message. */
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
+      json_node_get_value_type (node) != G_TYPE_STRING ||
+      !g_utf8_validate (json_node_get_string (node), -1, NULL))
     return NULL;
   return json_node_get_string (node);
 }
