@@ -15,6 +15,8 @@
 #include "icloud-request-private.h"
 #include "icloud-response-private.h"
 #include "icloud-session-private.h"
+#include "icloud-json-private.h"
+#include "icloud-text-private.h"
 
 /**
  * ICloudSession:
@@ -89,6 +91,7 @@ struct _ICloudSession
 
   gboolean         busy;
   gboolean         initialized;
+  GError          *invalid;          /* a construct property that cannot be used */
 };
 
 enum {
@@ -343,9 +346,15 @@ op_data_free (OpData *data)
 static SoupSession *
 new_soup_session (void)
 {
-  /* ICLOUD_DEBUG=http logs headers, =http-body bodies too; secrets are
-   * redacted either way. */
-  const char *debug = g_getenv ("ICLOUD_DEBUG");
+  /* ICLOUD_DEBUG=http logs headers, =http-body bodies too, =all both (as
+   * G_MESSAGES_DEBUG=all does); secrets are redacted either way, and it
+   * all goes to stderr. */
+  static const GDebugKey debug_keys[] = {
+    { "http", 1 << 0 },
+    { "http-body", 1 << 1 },
+  };
+  guint debug = g_parse_debug_string (g_getenv ("ICLOUD_DEBUG"), debug_keys,
+                                      G_N_ELEMENTS (debug_keys));
   SoupSession *soup;
 
   /* The request gate keeps at most MAX_REQUESTS_IN_FLIGHT requests of a
@@ -356,10 +365,10 @@ new_soup_session (void)
                                         "max-conns", 16 * MAX_REQUESTS_IN_FLIGHT,
                                         "max-conns-per-host", 4 * MAX_REQUESTS_IN_FLIGHT,
                                         NULL);
-  if (g_strcmp0 (debug, "http") == 0 || g_strcmp0 (debug, "http-body") == 0)
+  if (debug != 0)
     {
       g_autoptr(SoupLogger) logger =
-        icloud_request_new_redacting_logger (g_str_equal (debug, "http-body"));
+        icloud_request_new_redacting_logger ((debug & (1 << 1)) != 0);
       soup_session_add_feature (soup, SOUP_SESSION_FEATURE (logger));
     }
   return soup;
@@ -454,6 +463,11 @@ op_begin (ICloudSession       *self,
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, g_new0 (OpData, 1), (GDestroyNotify) op_data_free);
 
+  if (self->invalid != NULL)
+    {
+      g_task_return_error (task, g_error_copy (self->invalid));
+      return NULL;
+    }
   if (self->state == ICLOUD_AUTH_STATE_CLOSED)
     {
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_CLOSED,
@@ -818,6 +832,18 @@ request_finish (GTask *task)
   icloud_request_capture (&ctx, data->msg);
 
   g_debug ("%s %s -> %u", soup_message_get_method (data->msg), data->log_path, status);
+
+  /* json-glib's parser recurses once per level: a document nested deeper
+   * than any of Apple's is refused before anything parses it. */
+  if (icloud_json_check_depth ((const char *) data->body->data, data->body->len,
+                               ICLOUD_JSON_MAX_DEPTH) == ICLOUD_JSON_DEPTH_TOO_DEEP)
+    {
+      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                               "Apple's answer to %s nests deeper than %u levels",
+                               data->log_path, ICLOUD_JSON_MAX_DEPTH);
+      g_object_unref (task);
+      return;
+    }
 
   body = g_bytes_new (data->body->data, data->body->len);
   response = icloud_response_new (status,
@@ -1815,6 +1841,14 @@ challenge_validate (ICloudSession       *self,
   ICloudAuthMethod *method;
   GError *error = NULL;
 
+  if (!g_utf8_validate (code, -1, NULL))
+    {
+      g_task_report_new_error (self, callback, user_data, source_tag,
+                               G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "The code is not valid UTF-8");
+      return;
+    }
+
   task = op_begin (self, cancellable, callback, user_data, source_tag);
   if (task == NULL)
     return;
@@ -2586,7 +2620,8 @@ icloud_session_close_async (ICloudSession       *self,
   g_hash_table_remove_all (self->methods);
   set_state (self, ICLOUD_AUTH_STATE_CLOSED);
 
-  if (self->initialized && !icloud_store_save (self->store, &error))
+  if (self->initialized && self->invalid == NULL &&
+      !icloud_store_save (self->store, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -2777,6 +2812,34 @@ icloud_session_async_initable_iface_init (GAsyncInitableIface *iface)
 /* ------------------------------------------------------------------------ */
 /* GObject */
 
+static GError *
+validate_construct_properties (ICloudSession *self)
+{
+  static const struct { const char *name; gsize offset; } strings[] = {
+    { "region", G_STRUCT_OFFSET (ICloudSession, region) },
+    { "client id", G_STRUCT_OFFSET (ICloudSession, client_id) },
+    { "sign-in method", G_STRUCT_OFFSET (ICloudSession, sign_in_method) },
+  };
+
+  if (self->apple_id == NULL || *self->apple_id == '\0')
+    return g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "No Apple ID was given");
+  if (!g_utf8_validate (self->apple_id, -1, NULL))
+    return g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                        "The Apple ID is not valid UTF-8");
+  if (self->password != NULL && !g_utf8_validate (self->password, -1, NULL))
+    return g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                        "The password is not valid UTF-8");
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
+    {
+      const char *value = G_STRUCT_MEMBER (const char *, self, strings[i].offset);
+
+      if (value != NULL && !g_utf8_validate (value, -1, NULL))
+        return g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "The %s is not valid UTF-8", strings[i].name);
+    }
+  return NULL;
+}
+
 static void
 icloud_session_constructed (GObject *object)
 {
@@ -2784,7 +2847,19 @@ icloud_session_constructed (GObject *object)
 
   G_OBJECT_CLASS (icloud_session_parent_class)->constructed (object);
 
-  g_return_if_fail (self->apple_id != NULL && *self->apple_id != '\0');
+  /* A property that cannot be used fails every operation, init first,
+   * with G_IO_ERROR_INVALID_ARGUMENT: a precondition here would leave the
+   * session half made and its first task never returned. */
+  self->invalid = validate_construct_properties (self);
+  if (self->invalid != NULL)
+    {
+      g_autofree char *shown = self->apple_id != NULL
+        ? icloud_text_escape (self->apple_id, -1, ICLOUD_TEXT_MAX_QUOTED) : NULL;
+
+      wipe_password (self);
+      g_free (self->apple_id);
+      self->apple_id = g_strdup (shown != NULL && *shown != '\0' ? shown : "invalid");
+    }
 
   if (self->cookie_directory == NULL)
     self->cookie_directory = icloud_store_default_directory ();
@@ -2811,6 +2886,7 @@ icloud_session_finalize (GObject *object)
   ICloudSession *self = ICLOUD_SESSION (object);
 
   wipe_password (self);
+  g_clear_error (&self->invalid);
   g_main_context_unref (self->context);
   g_free (self->apple_id);
   g_free (self->region);
@@ -3357,13 +3433,10 @@ icloud_session_get_account_info (ICloudSession *self)
 
   if (self->account_info == NULL && self->account_doc != NULL)
     {
-      g_autoptr(JsonParser) parser = json_parser_new_immutable ();
       gsize len;
       const char *text = g_bytes_get_data (self->account_doc, &len);
 
-      if (json_parser_load_from_data (parser, text, len, NULL) &&
-          json_parser_get_root (parser) != NULL)
-        self->account_info = json_node_ref (json_parser_get_root (parser));
+      self->account_info = icloud_json_parse (text, len, NULL);
     }
   return self->account_info;
 }
@@ -3458,4 +3531,21 @@ ICloudStore *
 icloud_session_get_store (ICloudSession *self)
 {
   return self->store;
+}
+
+gboolean
+icloud_session_check_usable (ICloudSession  *self,
+                             GError        **error)
+{
+  if (self->invalid != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->invalid));
+      return FALSE;
+    }
+  if (self->state == ICLOUD_AUTH_STATE_CLOSED)
+    {
+      g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_CLOSED, "The session was closed");
+      return FALSE;
+    }
+  return TRUE;
 }
