@@ -6,9 +6,10 @@
 #     api = await AsyncPyiCloudService.create(id, pw, cookie_directory='/path/to/cookies')
 #
 # Here: cookie_directory (default: $XDG_STATE_HOME/icloud-glib). The
-# directory is made 0700; the session is one 0600 file,
-# <apple id without punctuation>.session.json, and the next session with the
-# same directory signs in from it without a password.
+# directory is made 0700; the session is one 0600 file, <apple id without
+# punctuation>-<16 hex digits of the SHA-256 of the case-folded Apple
+# ID>.session.json, and the next session with the same directory signs in
+# from it without a password.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -30,7 +31,7 @@ async def main():
     async with closing(api):
         check(api.props.cookie_directory == directory, 'cookie_directory')
 
-    path = os.path.join(directory, 'userexamplecom.session.json')
+    path = os.path.join(directory, 'userexamplecom-b4c9a289323b21a0.session.json')
     check(stat.S_IMODE(os.stat(directory).st_mode) == 0o700, 'directory 0700')
     check(stat.S_IMODE(os.stat(path).st_mode) == 0o600, 'file 0600')
     check(not os.path.exists(os.path.join(os.environ['XDG_STATE_HOME'], 'icloud-glib')),
