@@ -13,7 +13,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import json
-import os
 import subprocess
 import tempfile
 import unittest
