@@ -123,6 +123,8 @@ static char *opt_device;
 static gboolean opt_list;
 static gboolean opt_keep_trusted;
 static gboolean opt_all_sessions;
+static gboolean opt_keyring;
+static gboolean opt_version;
 
 static const GOptionEntry entries[] = {
   { "apple-id", 'u', 0, G_OPTION_ARG_STRING, &opt_apple_id,
@@ -153,6 +155,11 @@ static const GOptionEntry entries[] = {
     "logout: keep this machine trusted (no code needed next time)", NULL },
   { "all-sessions", 0, 0, G_OPTION_ARG_NONE, &opt_all_sessions,
     "logout: sign out every web session of the account", NULL },
+  { "keyring", 0, 0, G_OPTION_ARG_NONE, &opt_keyring,
+    "Keep the session in the keyring, as GNOME apps using the keyring store do "
+    "(default: $ICLOUD_SECRET_STORE, else the session file)", NULL },
+  { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version,
+    "Print the version and exit", NULL },
   { NULL }
 };
 
@@ -164,6 +171,7 @@ typedef struct {
   guint sigterm_id;
   guint signals;
   gboolean interactive;        /* stdin and stdout are terminals */
+  ICloudSecretStore secret_store;
   const char *apple_id;
   const char *region;
   ICloudEndpoint *endpoint;
@@ -633,9 +641,9 @@ static ICloudSession *
 cli_new_session (Cli      *cli,
                  gboolean  with_password)
 {
-  const char *names[5];
-  GValue values[5] = { G_VALUE_INIT, G_VALUE_INIT, G_VALUE_INIT,
-                       G_VALUE_INIT, G_VALUE_INIT };
+  const char *names[6];
+  GValue values[6] = { G_VALUE_INIT, G_VALUE_INIT, G_VALUE_INIT,
+                       G_VALUE_INIT, G_VALUE_INIT, G_VALUE_INIT };
   guint n = 0;
   GObject *object;
 
@@ -673,6 +681,11 @@ cli_new_session (Cli      *cli,
       g_value_set_static_string (&values[n], opt_cookie_directory);
       n++;
     }
+
+  names[n] = "secret-store";
+  g_value_init (&values[n], ICLOUD_TYPE_SECRET_STORE);
+  g_value_set_enum (&values[n], cli->secret_store);
+  n++;
 
   object = g_object_new_with_properties (ICLOUD_TYPE_SESSION, n, names, values);
 
@@ -1811,6 +1824,32 @@ build_description (void)
   return g_string_free (s, FALSE);
 }
 
+/* --keyring, else $ICLOUD_SECRET_STORE (the nick of an ICloudSecretStore:
+ * "file" or "keyring"), else the session file. FALSE for an unknown nick. */
+static gboolean
+choose_secret_store (ICloudSecretStore *out_store)
+{
+  g_autoptr(GEnumClass) klass = NULL;
+  const char *env = g_getenv ("ICLOUD_SECRET_STORE");
+  GEnumValue *value;
+
+  *out_store = ICLOUD_SECRET_STORE_FILE;
+  if (opt_keyring)
+    {
+      *out_store = ICLOUD_SECRET_STORE_KEYRING;
+      return TRUE;
+    }
+  if (env == NULL || *env == '\0')
+    return TRUE;
+
+  klass = g_type_class_ref (ICLOUD_TYPE_SECRET_STORE);
+  value = g_enum_get_value_by_nick (klass, env);
+  if (value == NULL)
+    return FALSE;
+  *out_store = value->value;
+  return TRUE;
+}
+
 static void
 free_options (void)
 {
@@ -1846,6 +1885,15 @@ run (int    argc,
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return usage_error ("%s", error->message);
+
+  if (opt_version)
+    {
+      g_print ("%s %s\n", PROGRAM_NAME, PACKAGE_VERSION);
+      return ICLOUD_AUTH_EXIT_OK;
+    }
+
+  if (!choose_secret_store (&cli.secret_store))
+    return usage_error ("ICLOUD_SECRET_STORE must be “file” or “keyring”");
 
   if (argc < 2)
     return usage_error ("no command given");

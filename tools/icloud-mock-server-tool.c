@@ -6,7 +6,9 @@
  * Prints exactly one line, ICLOUD_MOCK_BASE_URI=http://127.0.0.1:PORT, on
  * stdout once it listens, then serves until SIGTERM or SIGINT (exit 0), or
  * until stdin reaches end of file with --exit-on-eof. Accounts come from
- * --accounts, else from $ICLOUD_MOCK_ACCOUNTS.
+ * --accounts, else from $ICLOUD_MOCK_ACCOUNTS, else from the installed
+ * default accounts ($datadir/icloud-mock-0/accounts.json, also looked for
+ * next to the program's own prefix, so that a relocated install works).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -23,6 +25,30 @@
 #include <unistd.h>
 
 #include "icloud-mock-server.h"
+
+/* The installed default accounts: in the configured data directory, else
+ * in ../share/icloud-mock-0 beside the program (a DESTDIR or relocated
+ * install). NULL when neither exists (an uninstalled build). */
+static char *
+default_accounts (void)
+{
+  g_autofree char *exe = NULL;
+  g_autofree char *bindir = NULL;
+  g_autofree char *relocated = NULL;
+  g_autofree char *installed = g_build_filename (ICLOUD_MOCK_DATADIR, "accounts.json", NULL);
+
+  if (g_file_test (installed, G_FILE_TEST_IS_REGULAR))
+    return g_steal_pointer (&installed);
+
+  exe = g_file_read_link ("/proc/self/exe", NULL);
+  if (exe == NULL)
+    return NULL;
+  bindir = g_path_get_dirname (exe);
+  relocated = g_build_filename (bindir, "..", "share", "icloud-mock-0", "accounts.json", NULL);
+  if (g_file_test (relocated, G_FILE_TEST_IS_REGULAR))
+    return g_steal_pointer (&relocated);
+  return NULL;
+}
 
 static gboolean
 on_signal (gpointer data)
@@ -62,7 +88,7 @@ main (int argc, char **argv)
   guint term_id, int_id, stdin_id = 0;
   GOptionEntry entries[] = {
     { "accounts", 'a', 0, G_OPTION_ARG_FILENAME, &accounts,
-      "Accounts JSON file (default: $ICLOUD_MOCK_ACCOUNTS)", "FILE" },
+      "Accounts JSON file (default: $ICLOUD_MOCK_ACCOUNTS, else the installed accounts.json)", "FILE" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "TCP port on 127.0.0.1 (default: any free one)", "N" },
     { "china-mainland", 0, 0, G_OPTION_ARG_NONE, &china, "Play the China mainland origin", NULL },
     { "exit-on-eof", 0, 0, G_OPTION_ARG_NONE, &exit_on_eof, "Stop when standard input closes", NULL },
@@ -86,6 +112,11 @@ main (int argc, char **argv)
   if (accounts == NULL)
     accounts = g_strdup (g_getenv ("ICLOUD_MOCK_ACCOUNTS"));
   if (accounts == NULL || *accounts == '\0')
+    {
+      g_free (accounts);
+      accounts = default_accounts ();
+    }
+  if (accounts == NULL)
     {
       g_printerr ("icloud-mock-server: no accounts: use --accounts FILE or set ICLOUD_MOCK_ACCOUNTS\n");
       return 2;

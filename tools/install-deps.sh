@@ -8,7 +8,9 @@ libsoup-3.0-dev libjson-glib-dev nettle-dev libgmp-dev glib-networking
 curl valgrind clang libclang-rt-14-dev
 gobject-introspection libgirepository1.0-dev gir1.2-soup-3.0 gir1.2-json-1.0
 python3-gi gjs valac libsecret-1-dev
-gnuplot-nox python3-pyicloud python3-srp gi-docgen"
+gnuplot-nox python3-pyicloud python3-srp gi-docgen
+scdoc bash-completion
+xvfb xauth gir1.2-gtk-4.0 gir1.2-adw-1 imagemagick"
 
 missing=""
 for p in $PACKAGES; do

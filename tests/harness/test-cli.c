@@ -56,6 +56,7 @@ typedef struct {
   char *out;
   char *err;
   const char *env_apple_id;    /* ICLOUD_APPLE_ID for the next runs */
+  const char *env_secret_store; /* ICLOUD_SECRET_STORE for the next runs */
 } Fixture;
 
 static void
@@ -138,6 +139,10 @@ run_cli_argv (Fixture            *f,
     g_subprocess_launcher_setenv (launcher, "ICLOUD_APPLE_ID", f->env_apple_id, TRUE);
   else
     g_subprocess_launcher_unsetenv (launcher, "ICLOUD_APPLE_ID");
+  if (f->env_secret_store != NULL)
+    g_subprocess_launcher_setenv (launcher, "ICLOUD_SECRET_STORE", f->env_secret_store, TRUE);
+  else
+    g_subprocess_launcher_unsetenv (launcher, "ICLOUD_SECRET_STORE");
   /* G_TEST_OPTION_ISOLATE_DIRS hides the system's GSettings schemas, which
    * glib-networking's GNOME proxy resolver needs (it aborts without them);
    * the server is on loopback anyway. */
@@ -474,6 +479,125 @@ test_help (Fixture       *f,
   /* No way to give a password on the command line. */
   g_assert_null (strstr (f->out, "--password "));
   g_assert_null (strstr (f->out, "--password="));
+}
+
+static void
+test_version (Fixture       *f,
+              gconstpointer  data)
+{
+  g_assert_cmpint (run_cli_argv (f, FALSE, NULL, (const char * const []) { "--version", NULL }),
+                   ==, EXIT_OK);
+  g_assert_cmpstr (f->out, ==, "icloud-auth " PACKAGE_VERSION "\n");
+  g_assert_cmpstr (f->err, ==, "");
+}
+
+/* The manual page's source names every option and command --help lists. */
+static void
+test_man_page (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "docs", "icloud-auth.1.scd", NULL);
+  g_autofree char *scd = NULL;
+  g_autoptr(GRegex) option = g_regex_new ("(?<![\\w-])--([a-z][a-z-]+)", 0, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autoptr(GError) error = NULL;
+  static const char * const commands[] = { "login", "status", "logout", "request-code",
+                                           "verify", "devices", "send-code", "import-pyicloud" };
+  guint n = 0;
+
+  g_file_get_contents (path, &scd, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (run_cli_argv (f, FALSE, NULL, (const char * const []) { "--help", NULL }),
+                   ==, EXIT_OK);
+  for (g_regex_match (option, f->out, 0, &match); g_match_info_matches (match);
+       g_match_info_next (match, NULL))
+    {
+      g_autofree char *name = g_match_info_fetch (match, 1);
+      g_autofree char *marked = g_strdup_printf ("*--%s*", name);
+
+      if (g_str_has_prefix (name, "help-"))
+        continue;
+      if (strstr (scd, marked) == NULL)
+        g_error ("icloud-auth.1.scd does not document --%s", name);
+      n++;
+    }
+  g_assert_cmpuint (n, >=, 17);
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *marked = g_strdup_printf ("*%s*", commands[i]);
+
+      g_assert_nonnull (strstr (f->out, commands[i]));
+      if (strstr (scd, marked) == NULL)
+        g_error ("icloud-auth.1.scd does not document %s", commands[i]);
+    }
+}
+
+/* Runs the bash completion of icloud-auth on @line (the word being
+ * completed last) and returns the candidates, one a line. */
+static char *
+complete (Fixture    *f,
+          const char *line)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "tools", "icloud-auth.bash-completion", NULL);
+  g_autofree char *script = g_strdup_printf (
+    "source \"$1\" || exit 3\n"
+    "read -r -a COMP_WORDS <<< \"$2\"\n"
+    "case $2 in *' ') COMP_WORDS+=(''); esac\n"
+    "COMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n"
+    "_icloud_auth\n"
+    "printf '%%s\\n' \"${COMPREPLY[@]}\" | sort\n");
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+
+  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                           "bash", "--norc", "-c", script, "complete", path, line, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (proc));
+  return out;
+}
+
+static void
+test_bash_completion (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree char *commands = complete (f, "icloud-auth lo");
+  g_autofree char *options = complete (f, "icloud-auth --ke");
+  g_autofree char *regions = complete (f, "icloud-auth --region ");
+  g_autofree char *after_command = complete (f, "icloud-auth -u x status ");
+  g_autofree char *ids_line = NULL;
+  g_autofree char *ids = NULL;
+  g_autofree char *ids_none = NULL;
+
+  g_assert_cmpstr (commands, ==, "login\nlogout\n");
+  g_assert_cmpstr (options, ==, "--keep-trusted\n--keyring\n");
+  g_assert_cmpstr (regions, ==, "china-mainland\nglobal\n");
+  g_assert_cmpstr (after_command, ==, "\n");
+
+  /* Account ids come from the sessions saved in the session directory. */
+  ids_line = g_strdup_printf ("icloud-auth --cookie-directory %s --apple-id ", f->cookie_dir);
+  ids_none = complete (f, ids_line);
+  g_assert_cmpstr (ids_none, ==, "\n");
+  login_plain (f);
+  ids = complete (f, ids_line);
+  g_assert_cmpstr (ids, ==, PLAIN_ID "\n");
+}
+
+/* The store comes from --keyring or $ICLOUD_SECRET_STORE (the store itself
+ * is tested with a keyring in test-keyring-session). */
+static void
+test_secret_store_env (Fixture       *f,
+                       gconstpointer  data)
+{
+  f->env_secret_store = "no-such-store";
+  g_assert_cmpint (run_cli (f, NULL, "--apple-id", PLAIN_ID, "status"), ==, EXIT_USAGE);
+  g_assert_nonnull (strstr (f->err, "ICLOUD_SECRET_STORE"));
+  f->env_secret_store = "file";
+  login_plain (f);
+  g_assert_cmpint (run_cli (f, NULL, "--apple-id", PLAIN_ID, "--json", "status"), ==, EXIT_OK);
+  assert_state_json (f, PLAIN_ID, "authenticated");
 }
 
 static void
@@ -1097,6 +1221,10 @@ main (int    argc,
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
   ADD ("/cli/help", test_help);
+  ADD ("/cli/version", test_version);
+  ADD ("/cli/man-page", test_man_page);
+  ADD ("/cli/bash-completion", test_bash_completion);
+  ADD ("/cli/secret-store-env", test_secret_store_env);
   ADD ("/cli/usage", test_missing_apple_id);
   ADD ("/cli/status/signed-out", test_status_signed_out);
   ADD ("/cli/login/status/logout", test_login_status_logout);

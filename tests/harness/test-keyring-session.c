@@ -26,6 +26,7 @@ static const char accounts_json[] =
   "{\"accounts\": ["
   " {\"apple_id\": \"keyring@example.com\", \"password\": \"" PASSWORD "\", \"protocol\": \"s2k\", \"iterations\": 1000, \"factor\": \"none\"},"
   " {\"apple_id\": \"keyring-logout@example.com\", \"password\": \"" PASSWORD "\", \"protocol\": \"s2k_fo\", \"iterations\": 1000, \"factor\": \"none\"},"
+  " {\"apple_id\": \"keyring-cli@example.com\", \"password\": \"" PASSWORD "\", \"protocol\": \"s2k\", \"iterations\": 1000, \"factor\": \"none\"},"
   " {\"apple_id\": \"keyring-none@example.com\", \"password\": \"" PASSWORD "\", \"protocol\": \"s2k\", \"iterations\": 1000, \"factor\": \"none\"}"
   "]}";
 
@@ -349,6 +350,112 @@ test_unavailable (Fixture       *fixture,
   g_test_trap_assert_passed ();
 }
 
+/* Runs icloud-auth status --json on the fixture's server and directory,
+ * with @option (or none) and ICLOUD_SECRET_STORE=@env (or unset); the
+ * keyring is the same file backend as this process's (inherited
+ * environment). Returns the exit status, the output in @out. */
+static int
+run_cli_status (Fixture     *fixture,
+                const char  *apple_id,
+                const char  *option,
+                const char  *env,
+                char       **out)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *tool = g_getenv ("ICLOUD_AUTH");
+  const char *argv[] = {
+    tool, "--endpoint-base", icloud_mock_server_get_base_uri (fixture->server),
+    "--cookie-directory", fixture->dir, "--apple-id", apple_id, "--json", "status",
+    option, NULL
+  };
+
+  g_subprocess_launcher_setenv (launcher, "GIO_USE_PROXY_RESOLVER", "dummy", TRUE);
+  if (env != NULL)
+    g_subprocess_launcher_setenv (launcher, "ICLOUD_SECRET_STORE", env, TRUE);
+  else
+    g_subprocess_launcher_unsetenv (launcher, "ICLOUD_SECRET_STORE");
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  return g_subprocess_get_exit_status (proc);
+}
+
+static void
+assert_cli_state (const char *out,
+                  const char *state)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *obj;
+
+  json_parser_load_from_data (parser, out, -1, &error);
+  g_assert_no_error (error);
+  obj = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (obj, "state"), ==, state);
+}
+
+/* A session the library saved in the keyring (as a GNOME app choosing
+ * ICLOUD_SECRET_STORE_KEYRING does) is the one `icloud-auth --keyring`
+ * and ICLOUD_SECRET_STORE=keyring see, with no password and no SRP; the
+ * file store does not see it. */
+static void
+test_cli_keyring (Fixture       *fixture,
+                  gconstpointer  user_data)
+{
+  const char *apple_id = "keyring-cli@example.com";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudSession) session = NULL;
+  guint srp;
+
+  if (g_getenv ("ICLOUD_AUTH") == NULL)
+    {
+      g_test_skip ("ICLOUD_AUTH is not set (run through meson test)");
+      return;
+    }
+
+  session = new_session (fixture, apple_id, PASSWORD, ICLOUD_SECRET_STORE_KEYRING, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
+  g_clear_object (&session);
+  assert_no_session_files (fixture);
+  srp = count_srp (fixture, apple_id);
+  g_assert_cmpuint (srp, ==, 1);
+
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_cli_status (fixture, apple_id, "--keyring", NULL, &out), ==, 0);
+    assert_cli_state (out, "authenticated");
+    g_assert_null (strstr (out, PASSWORD));
+  }
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run_cli_status (fixture, apple_id, NULL, "keyring", &out), ==, 0);
+    assert_cli_state (out, "authenticated");
+  }
+  assert_no_session_files (fixture);
+  {
+    g_autofree char *out = NULL;
+
+    /* The file store has nothing for this account: signed out (9). */
+    g_assert_cmpint (run_cli_status (fixture, apple_id, NULL, NULL, &out), ==, 9);
+    assert_cli_state (out, "signed-out");
+  }
+  g_assert_cmpuint (count_srp (fixture, apple_id), ==, srp);
+  /* Still in the keyring after the command-line runs. */
+  {
+    char *secret = lookup (apple_id);
+
+    g_assert_nonnull (secret);
+    secret_password_free (secret);
+  }
+}
+
 #else /* !HAVE_LIBSECRET */
 
 static void
@@ -413,6 +520,7 @@ main (int   argc,
   ADD ("/keyring-session/sign-in-and-reuse", test_sign_in_and_reuse);
   ADD ("/keyring-session/logout", test_logout);
   ADD ("/keyring-session/unavailable", test_unavailable);
+  ADD ("/keyring-session/icloud-auth", test_cli_keyring);
 #else
   ADD ("/keyring-session/without-libsecret", test_without_libsecret);
 #endif

@@ -12,8 +12,21 @@
 
 G_BEGIN_DECLS
 
+/**
+ * ICLOUD_MOCK_AVAILABLE_IN_ALL:
+ *
+ * Marks a symbol of the fake server's library as exported (the library is
+ * built with hidden visibility).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define ICLOUD_MOCK_AVAILABLE_IN_ALL __attribute__((visibility ("default"))) extern
+#else
+#define ICLOUD_MOCK_AVAILABLE_IN_ALL extern
+#endif
+
 #define ICLOUD_MOCK_TYPE_SERVER (icloud_mock_server_get_type ())
 
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (ICloudMockServer, icloud_mock_server, ICLOUD_MOCK, SERVER, GObject)
 
 /**
@@ -119,75 +132,104 @@ G_DECLARE_FINAL_TYPE (ICloudMockServer, icloud_mock_server, ICLOUD_MOCK, SERVER,
  */
 #define ICLOUD_MOCK_FAULT_HOSTILE_TEXT "hostile-text"
 
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 ICloudMockServer *icloud_mock_server_new                   (void);
 
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 gboolean          icloud_mock_server_load_accounts         (ICloudMockServer *self,
                                                             const char       *path,
                                                             GError          **error);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 gboolean          icloud_mock_server_load_accounts_from_data (ICloudMockServer *self,
                                                             const char       *json,
                                                             gssize            length,
                                                             GError          **error);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 guint             icloud_mock_server_get_n_accounts        (ICloudMockServer *self);
 
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_set_region            (ICloudMockServer *self,
                                                             const char       *region);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 const char       *icloud_mock_server_get_region            (ICloudMockServer *self);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_set_port              (ICloudMockServer *self,
                                                             guint             port);
 
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 gboolean          icloud_mock_server_start                 (ICloudMockServer *self,
                                                             GError          **error);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_stop                  (ICloudMockServer *self);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 gboolean          icloud_mock_server_is_running            (ICloudMockServer *self);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 const char       *icloud_mock_server_get_base_uri          (ICloudMockServer *self);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 guint             icloud_mock_server_get_port              (ICloudMockServer *self);
 
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 guint             icloud_mock_server_count_requests        (ICloudMockServer *self,
                                                             const char       *apple_id,
                                                             const char       *path);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 char             *icloud_mock_server_dup_request_log       (ICloudMockServer *self);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_clear_request_log     (ICloudMockServer *self);
 
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 char             *icloud_mock_server_dup_last_code         (ICloudMockServer *self,
                                                             const char       *apple_id,
                                                             const char       *target_id);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 guint             icloud_mock_server_count_codes_sent      (ICloudMockServer *self,
                                                             const char       *apple_id,
                                                             const char       *target_id);
 
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_inject_fault          (ICloudMockServer *self,
                                                             const char       *path,
                                                             const char       *fault,
                                                             guint             count,
                                                             guint             retry_after);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_inject_fault_full     (ICloudMockServer *self,
                                                             const char       *path,
                                                             const char       *fault,
                                                             guint             count,
                                                             guint             retry_after,
                                                             guint             delay_ms);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_clear_faults          (ICloudMockServer *self);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_set_redirect_target   (ICloudMockServer *self,
                                                             const char       *uri);
 
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_revoke_trust          (ICloudMockServer *self,
                                                             const char       *apple_id);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_expire_sessions       (ICloudMockServer *self,
                                                             const char       *apple_id);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 guint             icloud_mock_server_get_isolation_violations (ICloudMockServer *self);
 
 /* routed TLS mode: Apple's real host names */
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 gboolean          icloud_mock_server_set_routed            (ICloudMockServer *self,
                                                             const char       *certificate_file,
                                                             const char       *key_file,
                                                             GError          **error);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 gboolean          icloud_mock_server_get_routed            (ICloudMockServer *self);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 GTlsDatabase     *icloud_mock_server_create_tls_database   (ICloudMockServer *self,
                                                             GError          **error);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 GSocketConnectable *icloud_mock_server_create_connectable  (ICloudMockServer *self);
 #ifndef __GI_SCANNER__
 /* C only: the GIR of ICloudMock does not depend on libsoup. */
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 SoupSession      *icloud_mock_server_create_soup_session   (ICloudMockServer *self,
                                                             GError          **error);
 #endif
