@@ -1246,6 +1246,7 @@ icloud_session_account_login_finish (ICloudSession  *self,
                                      GError        **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_session_account_login_async, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
@@ -2782,6 +2783,8 @@ icloud_session_init_finish (GAsyncInitable  *initable,
                             GAsyncResult    *result,
                             GError         **error)
 {
+  g_return_val_if_fail (g_task_is_valid (result, initable), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_session_init_async, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
