@@ -167,6 +167,11 @@ void              icloud_mock_server_inject_fault_full     (ICloudMockServer *se
                                                             guint             count,
                                                             guint             retry_after,
                                                             guint             delay_ms);
+void              icloud_mock_server_inject_reply          (ICloudMockServer *self,
+                                                            const char       *path,
+                                                            guint             status,
+                                                            const char       *body,
+                                                            guint             count);
 void              icloud_mock_server_clear_faults          (ICloudMockServer *self);
 void              icloud_mock_server_set_redirect_target   (ICloudMockServer *self,
                                                             const char       *uri);
