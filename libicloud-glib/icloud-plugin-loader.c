@@ -172,8 +172,12 @@ icloud_plugins_dup_region_for_domain (const char *domain)
   for (GList *l = g_io_extension_point_get_extensions (ep); l != NULL; l = l->next)
     {
       GIOExtension *extension = l->data;
-      g_autoptr(ICloudRegion) region = g_object_new (g_io_extension_get_type (extension), NULL);
+      GType type = g_io_extension_get_type (extension);
+      g_autoptr(ICloudRegion) region = NULL;
 
+      if (G_TYPE_IS_ABSTRACT (type))
+        continue;
+      region = g_object_new (type, NULL);
       if (icloud_region_handles_domain (region, domain))
         return g_strdup (g_io_extension_get_name (extension));
     }
