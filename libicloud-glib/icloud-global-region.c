@@ -22,10 +22,19 @@ icloud_global_region_create_endpoint (ICloudRegion *region)
                               NULL);
 }
 
+/* Apple's domainToUse for the global hosts (protocol §9). */
+static gboolean
+icloud_global_region_handles_domain (ICloudRegion *region,
+                                     const char   *domain)
+{
+  return g_ascii_strcasecmp (domain, "iCloud.com") == 0;
+}
+
 static void
 icloud_global_region_class_init (ICloudGlobalRegionClass *klass)
 {
   ICLOUD_REGION_CLASS (klass)->create_endpoint = icloud_global_region_create_endpoint;
+  ICLOUD_REGION_CLASS (klass)->handles_domain = icloud_global_region_handles_domain;
 }
 
 static void

@@ -22,4 +22,12 @@ ICloudAuthMethod *icloud_plugins_create_auth_method      (const char  *name,
 ICloudRegion     *icloud_plugins_create_region           (const char  *name,
                                                           GError     **error);
 
+/* The name of the region whose handles_domain vfunc claims Apple's
+ * `domainToUse` value @domain, or NULL. Asks the built-in region and the
+ * regions registered by now (a session loads the plugins as soon as it
+ * needs a region or an auth method). Never loads a module itself: a
+ * process that links the library statically (the fuzz targets, the unit
+ * tests) must not load modules that link it dynamically. */
+char             *icloud_plugins_dup_region_for_domain   (const char  *domain);
+
 G_END_DECLS

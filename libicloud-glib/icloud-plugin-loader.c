@@ -33,6 +33,19 @@ icloud_plugins_ensure_extension_points (void)
     }
 }
 
+/* The built-in region, registered once. */
+static void
+ensure_builtin_regions (void)
+{
+  static gsize once = 0;
+
+  if (g_once_init_enter (&once))
+    {
+      icloud_region_register (ICLOUD_TYPE_GLOBAL_REGION, "global", 0);
+      g_once_init_leave (&once, 1);
+    }
+}
+
 static char **
 get_search_dirs (void)
 {
@@ -73,7 +86,7 @@ icloud_plugins_ensure_loaded (void)
       GIOModuleScope *scope;
 
       icloud_plugins_ensure_extension_points ();
-      icloud_region_register (ICLOUD_TYPE_GLOBAL_REGION, "global", 0);
+      ensure_builtin_regions ();
 
       /* A module found twice (build tree and installed) is loaded once. */
       scope = g_io_module_scope_new (G_IO_MODULE_SCOPE_BLOCK_DUPLICATES);
@@ -142,4 +155,31 @@ icloud_plugins_create_region (const char  *name,
   if (type == G_TYPE_INVALID)
     return NULL;
   return g_object_new (type, NULL);
+}
+
+char *
+icloud_plugins_dup_region_for_domain (const char *domain)
+{
+  GIOExtensionPoint *ep;
+
+  g_return_val_if_fail (domain != NULL, NULL);
+
+  icloud_plugins_ensure_extension_points ();
+  ensure_builtin_regions ();
+
+  /* In the extension point's order: by priority, highest first. */
+  ep = g_io_extension_point_lookup (ICLOUD_REGION_EXTENSION_POINT_NAME);
+  for (GList *l = g_io_extension_point_get_extensions (ep); l != NULL; l = l->next)
+    {
+      GIOExtension *extension = l->data;
+      GType type = g_io_extension_get_type (extension);
+      g_autoptr(ICloudRegion) region = NULL;
+
+      if (G_TYPE_IS_ABSTRACT (type))
+        continue;
+      region = g_object_new (type, NULL);
+      if (icloud_region_handles_domain (region, domain))
+        return g_strdup (g_io_extension_get_name (extension));
+    }
+  return NULL;
 }

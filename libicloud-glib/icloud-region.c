@@ -14,12 +14,26 @@
  * library has `global` built in; `china-mainland` and any other region come
  * from plugins, GIO modules implementing the
  * [const@ICloud.REGION_EXTENSION_POINT_NAME] extension point.
+ *
+ * A region also owns the names Apple gives it: when Apple answers that an
+ * account belongs elsewhere (`{"domainToUse": "iCloud.com.cn"}`), the
+ * session's error names the region whose
+ * [vfunc@ICloud.Region.handles_domain] says the domain is its own
+ * (`global` says so of `iCloud.com`).
  */
 G_DEFINE_ABSTRACT_TYPE (ICloudRegion, icloud_region, G_TYPE_OBJECT)
+
+static gboolean
+icloud_region_real_handles_domain (ICloudRegion *self,
+                                   const char   *domain)
+{
+  return FALSE;
+}
 
 static void
 icloud_region_class_init (ICloudRegionClass *klass)
 {
+  klass->handles_domain = icloud_region_real_handles_domain;
 }
 
 static void
@@ -67,4 +81,33 @@ icloud_region_create_endpoint (ICloudRegion *self)
   g_return_val_if_fail (ICLOUD_REGION_GET_CLASS (self)->create_endpoint != NULL, NULL);
 
   return ICLOUD_REGION_GET_CLASS (self)->create_endpoint (self);
+}
+
+/**
+ * icloud_region_handles_domain:
+ * @self: a region
+ * @domain: a value of Apple's `domainToUse`, such as `"iCloud.com.cn"`
+ *
+ * Asks the region whether Apple's @domain means it
+ * ([vfunc@ICloud.Region.handles_domain]). When Apple answers that an
+ * account must sign in through another domain,
+ * [method@ICloud.Response.check] asks every loaded region, and the
+ * %ICLOUD_ERROR_WRONG_REGION message names the first that says yes.
+ * Compare without regard to ASCII case: Apple writes `iCloud.com.cn`.
+ *
+ * @domain comes from the server: it is valid UTF-8, but nothing more is
+ * known of it.
+ *
+ * Returns: %TRUE if @domain is this region's
+ */
+gboolean
+icloud_region_handles_domain (ICloudRegion *self,
+                              const char   *domain)
+{
+  g_return_val_if_fail (ICLOUD_IS_REGION (self), FALSE);
+  g_return_val_if_fail (domain != NULL, FALSE);
+
+  if (ICLOUD_REGION_GET_CLASS (self)->handles_domain == NULL)
+    return FALSE;
+  return ICLOUD_REGION_GET_CLASS (self)->handles_domain (self, domain);
 }

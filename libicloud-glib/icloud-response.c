@@ -9,6 +9,7 @@
 #include "icloud-error.h"
 #include "icloud-error-private.h"
 #include "icloud-json-private.h"
+#include "icloud-plugin-loader-private.h"
 #include "icloud-response-private.h"
 #include "icloud-text-private.h"
 
@@ -169,60 +170,299 @@ icloud_response_is_success (ICloudResponse *self)
   return SOUP_STATUS_IS_SUCCESSFUL (self->status);
 }
 
-/* Error codes go into messages, which a person reads on a terminal: UTF-8,
- * no control characters, a sane length. */
+/* ------------------------------------------------------------------------ */
+/* Apple's error vocabulary (protocol §4.1, §9): the one reader */
+
+/* Where Apple puts a service error, in the order they are read. */
+static const char * const service_error_lists[] = { "serviceErrors", "service_errors" };
+static const char * const service_error_codes[] = { "errorCode", "serverErrorCode" };
+static const char * const service_error_messages[] = { "errorMessage", "errorReason", "reason", "error" };
+
+/* A code as Apple sent it, as a string: a number in decimal, or a string
+ * that is UTF-8 and not empty. NULL for anything else. Not escaped. */
 static char *
-valid_utf8_dup (const char *text)
+code_from_node (JsonNode *node)
 {
-  return g_utf8_validate (text, -1, NULL) ? icloud_text_escape (text, -1, ICLOUD_TEXT_MAX_QUOTED) : NULL;
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return NULL;
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+  if (json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      const char *text = json_node_get_string (node);
+
+      if (*text != '\0' && g_utf8_validate (text, -1, NULL))
+        return g_strdup (text);
+    }
+  return NULL;
 }
 
-/* Apple's service error code (serviceErrors[0].code, service_errors[0].code,
- * errorCode, serverErrorCode), as a string, or NULL. */
-static char *
-find_service_error_code (JsonNode *json)
+/* A message: a string that is UTF-8 and not empty, or NULL. Not escaped. */
+static const char *
+message_from_object (JsonObject         *object,
+                     const char * const *members,
+                     gsize               n_members)
 {
-  static const char * const lists[] = { "serviceErrors", "service_errors" };
-  JsonObject *object;
+  for (gsize i = 0; i < n_members; i++)
+    {
+      const char *text = icloud_json_object_get_string (object, members[i]);
 
+      if (text != NULL && *text != '\0')
+        return text;
+    }
+  return NULL;
+}
+
+/* Calls @func on every object element of serviceErrors[], then of
+ * service_errors[]; stops when @func returns TRUE. */
+static gboolean
+foreach_listed_error (JsonObject *object,
+                      gboolean  (*func) (JsonObject *element, gpointer user_data),
+                      gpointer    user_data)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (service_error_lists); i++)
+    {
+      JsonNode *node = json_object_get_member (object, service_error_lists[i]);
+      JsonArray *array;
+
+      if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+        continue;
+      array = json_node_get_array (node);
+      for (guint j = 0; j < json_array_get_length (array); j++)
+        {
+          JsonNode *element = json_array_get_element (array, j);
+
+          if (JSON_NODE_HOLDS_OBJECT (element) &&
+              func (json_node_get_object (element), user_data))
+            return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+typedef gboolean (*CodeFunc) (const char *code,
+                              gpointer    user_data);
+
+typedef struct {
+  CodeFunc func;
+  gpointer user_data;
+} CodeVisit;
+
+static gboolean
+visit_listed_code (JsonObject *element,
+                   gpointer    user_data)
+{
+  CodeVisit *visit = user_data;
+  g_autofree char *code = code_from_node (json_object_get_member (element, "code"));
+
+  return code != NULL && visit->func (code, visit->user_data);
+}
+
+/* Calls @func on every code of @object, in reading order: the elements of
+ * serviceErrors[] and service_errors[], then errorCode and
+ * serverErrorCode; stops when @func returns TRUE. */
+static gboolean
+foreach_code (JsonObject *object,
+              CodeFunc    func,
+              gpointer    user_data)
+{
+  CodeVisit visit = { func, user_data };
+
+  if (foreach_listed_error (object, visit_listed_code, &visit))
+    return TRUE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (service_error_codes); i++)
+    {
+      g_autofree char *code = code_from_node (json_object_get_member (object, service_error_codes[i]));
+
+      if (code != NULL && func (code, user_data))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+take_first_code (const char *code,
+                 gpointer    user_data)
+{
+  char **first = user_data;
+
+  *first = g_strdup (code);
+  return TRUE;
+}
+
+static gboolean
+take_listed_message (JsonObject *element,
+                     gpointer    user_data)
+{
+  static const char * const element_messages[] = { "message", "title" };
+  const char **first = user_data;
+
+  *first = message_from_object (element, element_messages, G_N_ELEMENTS (element_messages));
+  return *first != NULL;
+}
+
+/* The first message: of the first service error that has one (its
+ * `message`, else its `title`), else the top-level errorMessage,
+ * errorReason, reason or error. Not escaped. */
+static const char *
+find_message (JsonObject *object)
+{
+  const char *message = NULL;
+
+  if (foreach_listed_error (object, take_listed_message, &message))
+    return message;
+  return message_from_object (object, service_error_messages, G_N_ELEMENTS (service_error_messages));
+}
+
+/* Whether @object has the boolean @member with the value @value. */
+static gboolean
+has_boolean (JsonObject *object,
+             const char *member,
+             gboolean    value)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+         json_node_get_value_type (node) == G_TYPE_BOOLEAN &&
+         !json_node_get_boolean (node) == !value;
+}
+
+/* What the body says about a failure. code and message are escaped for
+ * a message (ICLOUD_TEXT_MAX_QUOTED characters at most); refused is
+ * `"success": false` or `"hasError": true`. */
+typedef struct {
+  char     *code;
+  char     *message;
+  gboolean  refused;
+} ServiceError;
+
+static void
+service_error_clear (ServiceError *found)
+{
+  g_clear_pointer (&found->code, g_free);
+  g_clear_pointer (&found->message, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ServiceError, service_error_clear)
+
+/* Returns TRUE when the body reports a service error in any shape. */
+static gboolean
+read_service_error (ICloudResponse *self,
+                    ServiceError   *found)
+{
+  JsonNode *json = icloud_response_get_json (self);
+  JsonObject *object;
+  g_autofree char *code = NULL;
+  const char *message;
+
+  memset (found, 0, sizeof *found);
   if (json == NULL || !JSON_NODE_HOLDS_OBJECT (json))
-    return NULL;
+    return FALSE;
   object = json_node_get_object (json);
 
-  for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
-    {
-      JsonNode *node = json_object_get_member (object, lists[i]);
-      if (node != NULL && JSON_NODE_HOLDS_ARRAY (node) &&
-          json_array_get_length (json_node_get_array (node)) > 0)
-        {
-          JsonNode *first = json_array_get_element (json_node_get_array (node), 0);
-          if (JSON_NODE_HOLDS_OBJECT (first))
-            {
-              JsonNode *code = json_object_get_member (json_node_get_object (first), "code");
-              if (code != NULL && JSON_NODE_HOLDS_VALUE (code))
-                {
-                  if (json_node_get_value_type (code) == G_TYPE_STRING)
-                    return valid_utf8_dup (json_node_get_string (code));
-                  if (json_node_get_value_type (code) == G_TYPE_INT64)
-                    return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (code));
-                }
-            }
-        }
-    }
+  foreach_code (object, take_first_code, &code);
+  if (code != NULL)
+    found->code = icloud_text_escape (code, -1, ICLOUD_TEXT_MAX_QUOTED);
+  message = find_message (object);
+  if (message != NULL)
+    found->message = icloud_text_escape (message, -1, ICLOUD_TEXT_MAX_QUOTED);
+  found->refused = has_boolean (object, "success", FALSE) ||
+                   has_boolean (object, "hasError", TRUE);
 
-  for (const char * const *m = (const char *[]) { "errorCode", "serverErrorCode", NULL }; *m; m++)
-    {
-      JsonNode *code = json_object_get_member (object, *m);
-      if (code != NULL && JSON_NODE_HOLDS_VALUE (code))
-        {
-          if (json_node_get_value_type (code) == G_TYPE_STRING)
-            return valid_utf8_dup (json_node_get_string (code));
-          if (json_node_get_value_type (code) == G_TYPE_INT64)
-            return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (code));
-        }
-    }
+  return found->code != NULL || found->message != NULL || found->refused;
+}
 
-  return NULL;
+/**
+ * icloud_response_get_service_error:
+ * @self: a response
+ * @code: (out) (optional) (nullable) (transfer full): return location for
+ *   Apple's error code, or %NULL
+ * @message: (out) (optional) (nullable) (transfer full): return location
+ *   for Apple's error message, or %NULL
+ *
+ * Reads Apple's error vocabulary in the body, in all the shapes Apple
+ * uses (protocol §4.1, §9):
+ *
+ * - the code: the `code` of the first element of `serviceErrors` or
+ *   `service_errors` that has one, else `errorCode`, else
+ *   `serverErrorCode`; a number is given in decimal (`-21669`), a string
+ *   as sent (`"-20101"`, `"ACCESS_DENIED"`);
+ * - the message: the `message` (else the `title`) of the first service
+ *   error that has one, else `errorMessage`, `errorReason`, `reason` or
+ *   `error`;
+ * - a refusal without either: `"success": false` or `"hasError": true`.
+ *
+ * Both strings are fit to go into a message a person reads: valid UTF-8,
+ * every control character escaped, at most 80 characters (longer text is
+ * cut with "…"). Strings that are empty or not UTF-8 are ignored.
+ *
+ * Auth methods compare codes with [method@ICloud.Response.has_service_error]
+ * rather than with the code returned here, which is escaped.
+ *
+ * Returns: %TRUE if the body reports a service error in any of these
+ *   shapes (@code and @message may still be %NULL, for a bare
+ *   `"success": false`)
+ */
+gboolean
+icloud_response_get_service_error (ICloudResponse  *self,
+                                   char           **code,
+                                   char           **message)
+{
+  g_auto(ServiceError) found = { 0 };
+  gboolean reported;
+
+  g_return_val_if_fail (ICLOUD_IS_RESPONSE (self), FALSE);
+
+  reported = read_service_error (self, &found);
+  if (code != NULL)
+    *code = g_steal_pointer (&found.code);
+  if (message != NULL)
+    *message = g_steal_pointer (&found.message);
+  return reported;
+}
+
+/* Equal as strings, or as the same decimal number ("-21669", -21669). */
+static gboolean
+same_code (const char *code,
+           gpointer    user_data)
+{
+  const char *wanted = user_data;
+  gint64 a, b;
+
+  if (g_str_equal (code, wanted))
+    return TRUE;
+  return g_ascii_string_to_signed (code, 10, G_MININT64, G_MAXINT64, &a, NULL) &&
+         g_ascii_string_to_signed (wanted, 10, G_MININT64, G_MAXINT64, &b, NULL) &&
+         a == b;
+}
+
+/**
+ * icloud_response_has_service_error:
+ * @self: a response
+ * @code: an error code of Apple's, such as `"-21669"`
+ *
+ * Tells whether Apple's body names the error @code anywhere: in any
+ * element of `serviceErrors` or `service_errors`, or as `errorCode` or
+ * `serverErrorCode`, sent as a number or as a string (`-21669` and
+ * `"-21669"` are the same code). See
+ * [method@ICloud.Response.get_service_error] for the shapes.
+ *
+ * Returns: %TRUE if the body names @code
+ */
+gboolean
+icloud_response_has_service_error (ICloudResponse *self,
+                                   const char     *code)
+{
+  JsonNode *json;
+
+  g_return_val_if_fail (ICLOUD_IS_RESPONSE (self), FALSE);
+  g_return_val_if_fail (code != NULL, FALSE);
+
+  json = icloud_response_get_json (self);
+  if (json == NULL || !JSON_NODE_HOLDS_OBJECT (json))
+    return FALSE;
+  return foreach_code (json_node_get_object (json), same_code, (gpointer) code);
 }
 
 /* Retry-After in seconds (delta-seconds or an HTTP date); 0 when absent. */
@@ -259,7 +499,12 @@ icloud_response_get_retry_after (ICloudResponse *self)
  * %ICLOUD_ERROR_WRONG_REGION, `ZONE_NOT_FOUND` and `AUTHENTICATION_FAILED`
  * are %ICLOUD_ERROR_SERVICE_NOT_ACTIVATED, and any other failure is
  * %ICLOUD_ERROR_PROTOCOL. A 2xx answer whose JSON says `"success": false`
- * is an error too. Auth methods handle the statuses they give a meaning to
+ * or `"hasError": true` is an error too.
+ *
+ * Apple's error code is read by [method@ICloud.Response.get_service_error].
+ * For `domainToUse`, the message names the region that says the domain is
+ * its own ([method@ICloud.Region.handles_domain]), among the regions
+ * loaded; without one, it asks the user to choose the region. Auth methods handle the statuses they give a meaning to
  * (a 401 at `signin/complete`, a 409 asking for a second factor) before
  * calling this.
  *
@@ -269,27 +514,25 @@ gboolean
 icloud_response_check (ICloudResponse  *self,
                        GError         **error)
 {
-  g_autofree char *code = NULL;
+  g_auto(ServiceError) found = { 0 };
+  const char *code;
   JsonNode *json;
 
   g_return_val_if_fail (ICLOUD_IS_RESPONSE (self), FALSE);
 
   json = icloud_response_get_json (self);
-  code = find_service_error_code (json);
+  read_service_error (self, &found);
+  code = found.code;
 
   if (json != NULL && JSON_NODE_HOLDS_OBJECT (json))
     {
       const char *domain = icloud_json_object_get_string (json_node_get_object (json), "domainToUse");
       if (domain != NULL)
         {
-          /* Name the region to use (protocol §9: "iCloud.com.cn"). */
-          const char *region = NULL;
+          /* The region that says this domain is its own names itself
+           * (protocol §9: "iCloud.com.cn" is china-mainland's). */
+          g_autofree char *region = icloud_plugins_dup_region_for_domain (domain);
           g_autofree char *shown = icloud_text_escape (domain, -1, ICLOUD_TEXT_MAX_QUOTED);
-
-          if (g_ascii_strcasecmp (domain, "iCloud.com.cn") == 0)
-            region = "china-mainland";
-          else if (g_ascii_strcasecmp (domain, "iCloud.com") == 0)
-            region = "global";
 
           if (region != NULL)
             g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_WRONG_REGION,
@@ -364,17 +607,11 @@ icloud_response_check (ICloudResponse  *self,
       return FALSE;
     }
 
-  if (json != NULL && JSON_NODE_HOLDS_OBJECT (json))
+  if (found.refused)
     {
-      JsonNode *success = json_object_get_member (json_node_get_object (json), "success");
-      if (success != NULL && JSON_NODE_HOLDS_VALUE (success) &&
-          json_node_get_value_type (success) == G_TYPE_BOOLEAN &&
-          !json_node_get_boolean (success))
-        {
-          g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
-                       "Apple refused the request%s%s", code ? ": error " : "", code ? code : "");
-          return FALSE;
-        }
+      g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                   "Apple refused the request%s%s", code ? ": error " : "", code ? code : "");
+      return FALSE;
     }
 
   return TRUE;

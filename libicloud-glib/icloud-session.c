@@ -634,6 +634,8 @@ icloud_session_init_finish (GAsyncInitable  *initable,
                             GAsyncResult    *result,
                             GError         **error)
 {
+  g_return_val_if_fail (g_task_is_valid (result, initable), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_session_init_async, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 

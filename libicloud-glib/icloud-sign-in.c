@@ -164,6 +164,7 @@ icloud_session_account_login_finish (ICloudSession  *self,
                                      GError        **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_session_account_login_async, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 

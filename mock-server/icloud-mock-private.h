@@ -137,6 +137,7 @@ typedef enum {
   MOCK_FAULT_REDIRECT,
   MOCK_FAULT_DEEP_JSON,
   MOCK_FAULT_HOSTILE_TEXT,
+  MOCK_FAULT_REPLY,          /* a canned status and JSON body */
 } MockFaultKind;
 
 typedef struct {
@@ -145,6 +146,8 @@ typedef struct {
   guint          count;
   guint          retry_after;
   guint          delay_ms;
+  guint          status;     /* MOCK_FAULT_REPLY */
+  char          *body;       /* MOCK_FAULT_REPLY */
 } MockFault;
 
 typedef struct {

@@ -83,8 +83,11 @@ static void
 mock_fault_free (MockFault *fault)
 {
   g_free (fault->path);
+  g_free (fault->body);
   g_free (fault);
 }
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MockFault, mock_fault_free)
 
 static const struct {
   const char    *name;
@@ -160,6 +163,7 @@ take_fault (ICloudMockServer *self,
 
       copy = g_memdup2 (fault, sizeof *fault);
       copy->path = NULL;
+      copy->body = g_strdup (fault->body);
       if (--fault->count == 0)
         g_ptr_array_remove_index (self->faults, i);
       return copy;
@@ -276,6 +280,9 @@ reply_fault (MockRequest *r,
         json_builder_end_object (b);
         mock_reply_json (r, SOUP_STATUS_BAD_REQUEST, json_builder_get_root (b));
       }
+      break;
+    case MOCK_FAULT_REPLY:
+      mock_reply_json_literal (r, fault->status, fault->body);
       break;
     case MOCK_FAULT_DROP:
     case MOCK_FAULT_SLOW:
@@ -683,7 +690,7 @@ server_callback (SoupServer        *server,
   MockRequest r = { 0 };
   g_autoptr(GBytes) body = NULL;
   g_autoptr(JsonParser) parser = NULL;
-  g_autofree MockFault *fault = NULL;
+  g_autoptr(MockFault) fault = NULL;
   gboolean control = g_str_has_prefix (path, "/_mock/");
 
   r.self = self;
@@ -1390,6 +1397,43 @@ icloud_mock_server_inject_fault (ICloudMockServer *self,
                                  guint             retry_after)
 {
   icloud_mock_server_inject_fault_full (self, path, fault, count, retry_after, 1000);
+}
+
+/**
+ * icloud_mock_server_inject_reply:
+ * @self: a [class@ICloudMock.Server]
+ * @path: (nullable): the exact path to answer, or %NULL (or "") for any path
+ * @status: the HTTP status of the answer
+ * @body: the answer's body, sent as `application/json` whatever it holds
+ * @count: how many of the next matching requests get this answer
+ *
+ * Makes the next @count requests on @path get @status and @body instead of
+ * the server's own answer, the way a test shows what the client makes of
+ * one shape of Apple's answers (an error body, say). Queued with the
+ * faults of [method@ICloudMock.Server.inject_fault_full], in order.
+ */
+void
+icloud_mock_server_inject_reply (ICloudMockServer *self,
+                                 const char       *path,
+                                 guint             status,
+                                 const char       *body,
+                                 guint             count)
+{
+  MockFault *fault;
+
+  g_return_if_fail (ICLOUD_MOCK_IS_SERVER (self));
+  g_return_if_fail (status >= 100 && status <= 599);
+  g_return_if_fail (body != NULL);
+
+  g_mutex_lock (&self->lock);
+  add_fault (self, path, MOCK_FAULT_REPLY, count, 0, 0);
+  if (count > 0)
+    {
+      fault = g_ptr_array_index (self->faults, self->faults->len - 1);
+      fault->status = status;
+      fault->body = g_strdup (body);
+    }
+  g_mutex_unlock (&self->lock);
 }
 
 /**

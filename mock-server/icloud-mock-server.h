@@ -200,6 +200,12 @@ void              icloud_mock_server_inject_fault_full     (ICloudMockServer *se
                                                             guint             retry_after,
                                                             guint             delay_ms);
 ICLOUD_MOCK_AVAILABLE_IN_ALL
+void              icloud_mock_server_inject_reply          (ICloudMockServer *self,
+                                                            const char       *path,
+                                                            guint             status,
+                                                            const char       *body,
+                                                            guint             count);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_clear_faults          (ICloudMockServer *self);
 ICLOUD_MOCK_AVAILABLE_IN_ALL
 void              icloud_mock_server_set_redirect_target   (ICloudMockServer *self,

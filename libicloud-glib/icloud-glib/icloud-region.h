@@ -30,6 +30,8 @@ G_DECLARE_DERIVABLE_TYPE (ICloudRegion, icloud_region, ICLOUD, REGION, GObject)
  * ICloudRegionClass:
  * @parent_class: the parent class
  * @create_endpoint: returns a new endpoint for the region
+ * @handles_domain: tells whether Apple's `domainToUse` value names this
+ *   region (the default says no)
  *
  * The virtual methods of a region.
  */
@@ -38,9 +40,11 @@ struct _ICloudRegionClass
   GObjectClass parent_class;
 
   ICloudEndpoint *(*create_endpoint) (ICloudRegion *self);
+  gboolean        (*handles_domain)  (ICloudRegion *self,
+                                      const char   *domain);
 
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 ICLOUD_AVAILABLE_IN_ALL
@@ -49,5 +53,8 @@ void            icloud_region_register        (GType         type,
                                                gint          priority);
 ICLOUD_AVAILABLE_IN_ALL
 ICloudEndpoint *icloud_region_create_endpoint (ICloudRegion *self);
+ICLOUD_AVAILABLE_IN_ALL
+gboolean        icloud_region_handles_domain  (ICloudRegion *self,
+                                               const char   *domain);
 
 G_END_DECLS

@@ -31,6 +31,13 @@ JsonNode    *icloud_response_get_json        (ICloudResponse *self);
 ICLOUD_AVAILABLE_IN_ALL
 gboolean     icloud_response_is_success      (ICloudResponse *self);
 ICLOUD_AVAILABLE_IN_ALL
+gboolean     icloud_response_get_service_error (ICloudResponse *self,
+                                                char          **code,
+                                                char          **message);
+ICLOUD_AVAILABLE_IN_ALL
+gboolean     icloud_response_has_service_error (ICloudResponse *self,
+                                                const char     *code);
+ICLOUD_AVAILABLE_IN_ALL
 gboolean     icloud_response_check           (ICloudResponse *self,
                                               GError        **error);
 

@@ -31,6 +31,8 @@
 #define CHINA_MAINLAND_AUTH_URI  "https://idmsa.apple.com/appleauth/auth"
 #define CHINA_MAINLAND_SETUP_URI "https://setup.icloud.com.cn/setup/ws/1"
 #define CHINA_MAINLAND_HOME_URI  "https://www.icloud.com.cn"
+/* Apple's domainToUse for these hosts (protocol §9). */
+#define CHINA_MAINLAND_DOMAIN    "iCloud.com.cn"
 
 #define ICLOUD_TYPE_CHINA_MAINLAND_REGION (icloud_china_mainland_region_get_type ())
 G_DECLARE_FINAL_TYPE (ICloudChinaMainlandRegion, icloud_china_mainland_region,
@@ -53,10 +55,18 @@ icloud_china_mainland_region_create_endpoint (ICloudRegion *region)
                               NULL);
 }
 
+static gboolean
+icloud_china_mainland_region_handles_domain (ICloudRegion *region,
+                                             const char   *domain)
+{
+  return g_ascii_strcasecmp (domain, CHINA_MAINLAND_DOMAIN) == 0;
+}
+
 static void
 icloud_china_mainland_region_class_init (ICloudChinaMainlandRegionClass *klass)
 {
   ICLOUD_REGION_CLASS (klass)->create_endpoint = icloud_china_mainland_region_create_endpoint;
+  ICLOUD_REGION_CLASS (klass)->handles_domain = icloud_china_mainland_region_handles_domain;
 }
 
 static void

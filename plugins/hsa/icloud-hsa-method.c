@@ -16,7 +16,7 @@
 #include <gio/gio.h>
 #include <icloud-glib/icloud-plugin.h>
 
-#define WRONG_CODE (-21669)
+#define WRONG_CODE "-21669"
 
 #define ICLOUD_TYPE_HSA_METHOD (icloud_hsa_method_get_type ())
 G_DECLARE_FINAL_TYPE (ICloudHsaMethod, icloud_hsa_method, ICLOUD, HSA_METHOD, ICloudAuthMethod)
@@ -54,76 +54,14 @@ response_object (ICloudResponse *response)
   return json_node_get_object (json);
 }
 
-/* `"success": false` in the answer. */
-static gboolean
-says_failure (ICloudResponse *response)
-{
-  JsonObject *object = response_object (response);
-  JsonNode *success;
-
-  if (object == NULL)
-    return FALSE;
-  success = json_object_get_member (object, "success");
-  return success != NULL && JSON_NODE_HOLDS_VALUE (success) &&
-         json_node_get_value_type (success) == G_TYPE_BOOLEAN &&
-         !json_node_get_boolean (success);
-}
-
-static gboolean
-code_is (JsonNode *code,
-         gint64    wanted)
-{
-  gint64 value;
-
-  if (code == NULL || !JSON_NODE_HOLDS_VALUE (code))
-    return FALSE;
-  if (json_node_get_value_type (code) == G_TYPE_INT64)
-    return json_node_get_int (code) == wanted;
-  if (json_node_get_value_type (code) == G_TYPE_STRING)
-    return g_ascii_string_to_signed (json_node_get_string (code), 10, G_MININT64, G_MAXINT64,
-                                     &value, NULL) &&
-           value == wanted;
-  return FALSE;
-}
-
-/* Apple's code for a wrong code: `errorCode` (2SA's 200 answer, §9), or in
- * serviceErrors[]/service_errors[]. */
-static gboolean
-is_wrong_code (ICloudResponse *response)
-{
-  static const char * const lists[] = { "serviceErrors", "service_errors" };
-  JsonObject *object = response_object (response);
-
-  if (object == NULL)
-    return FALSE;
-  if (code_is (json_object_get_member (object, "errorCode"), WRONG_CODE))
-    return TRUE;
-
-  for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
-    {
-      JsonNode *node = json_object_get_member (object, lists[i]);
-      JsonArray *array;
-
-      if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
-        continue;
-      array = json_node_get_array (node);
-      for (guint j = 0; j < json_array_get_length (array); j++)
-        {
-          JsonNode *el = json_array_get_element (array, j);
-          if (JSON_NODE_HOLDS_OBJECT (el) &&
-              code_is (json_object_get_member (json_node_get_object (el), "code"), WRONG_CODE))
-            return TRUE;
-        }
-    }
-  return FALSE;
-}
-
 static gboolean
 boolean_finish (ICloudAuthMethod  *method,
                 GAsyncResult      *result,
+                gpointer           source_tag,
                 GError           **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
@@ -205,6 +143,7 @@ icloud_hsa_method_list_targets_finish (ICloudAuthMethod  *method,
                                        GError           **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, method), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_hsa_method_list_targets_async, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -231,7 +170,7 @@ request_code_cb (GObject      *source,
       g_task_return_error (task, response_error (response, "the request for a verification code"));
       return;
     }
-  if (says_failure (response))
+  if (icloud_response_get_service_error (response, NULL, NULL))
     {
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
                                "Apple did not send a verification code to this device");
@@ -267,6 +206,14 @@ icloud_hsa_method_request_code_async (ICloudAuthMethod    *method,
                                      request_code_cb, task);
 }
 
+static gboolean
+icloud_hsa_method_request_code_finish (ICloudAuthMethod  *method,
+                                       GAsyncResult      *result,
+                                       GError           **error)
+{
+  return boolean_finish (method, result, icloud_hsa_method_request_code_async, error);
+}
+
 /* ------------------------------------------------------------------------ */
 /* validate_code: check the code (step 16) */
 
@@ -287,7 +234,7 @@ validate_code_cb (GObject      *source,
     }
 
   /* Apple answers a wrong code with 200 and success false (§9). */
-  if (is_wrong_code (response))
+  if (icloud_response_has_service_error (response, WRONG_CODE))
     {
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE,
                                "The verification code is not right");
@@ -298,7 +245,7 @@ validate_code_cb (GObject      *source,
       g_task_return_error (task, response_error (response, "the verification code"));
       return;
     }
-  if (says_failure (response))
+  if (icloud_response_get_service_error (response, NULL, NULL))
     {
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
                                "Apple did not accept the verification code, for an unknown reason");
@@ -347,6 +294,14 @@ icloud_hsa_method_validate_code_async (ICloudAuthMethod    *method,
                                      validate_code_cb, task);
 }
 
+static gboolean
+icloud_hsa_method_validate_code_finish (ICloudAuthMethod  *method,
+                                        GAsyncResult      *result,
+                                        GError           **error)
+{
+  return boolean_finish (method, result, icloud_hsa_method_validate_code_async, error);
+}
+
 /* ------------------------------------------------------------------------ */
 /* trust (step 13) */
 
@@ -390,6 +345,14 @@ icloud_hsa_method_trust_async (ICloudAuthMethod    *method,
                                      trust_cb, task);
 }
 
+static gboolean
+icloud_hsa_method_trust_finish (ICloudAuthMethod  *method,
+                                GAsyncResult      *result,
+                                GError           **error)
+{
+  return boolean_finish (method, result, icloud_hsa_method_trust_async, error);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -401,11 +364,11 @@ icloud_hsa_method_class_init (ICloudHsaMethodClass *klass)
   method_class->list_targets_async = icloud_hsa_method_list_targets_async;
   method_class->list_targets_finish = icloud_hsa_method_list_targets_finish;
   method_class->request_code_async = icloud_hsa_method_request_code_async;
-  method_class->request_code_finish = boolean_finish;
+  method_class->request_code_finish = icloud_hsa_method_request_code_finish;
   method_class->validate_code_async = icloud_hsa_method_validate_code_async;
-  method_class->validate_code_finish = boolean_finish;
+  method_class->validate_code_finish = icloud_hsa_method_validate_code_finish;
   method_class->trust_async = icloud_hsa_method_trust_async;
-  method_class->trust_finish = boolean_finish;
+  method_class->trust_finish = icloud_hsa_method_trust_finish;
 }
 
 static void

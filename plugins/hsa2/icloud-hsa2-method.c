@@ -48,68 +48,6 @@ G_DEFINE_DYNAMIC_TYPE (ICloudHsa2Method, icloud_hsa2_method, ICLOUD_TYPE_AUTH_ME
 /* ------------------------------------------------------------------------ */
 /* JSON helpers */
 
-/* Apple's service error codes, in serviceErrors[] or service_errors[] (any
- * element) or as a top-level errorCode: is @wanted among them? */
-static gboolean
-has_service_error (ICloudResponse *response,
-                   const char     *wanted)
-{
-  static const char * const lists[] = { "serviceErrors", "service_errors" };
-  JsonNode *json = icloud_response_get_json (response);
-  JsonObject *object;
-
-  if (json == NULL || !JSON_NODE_HOLDS_OBJECT (json))
-    return FALSE;
-  object = json_node_get_object (json);
-
-  for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
-    {
-      JsonNode *node = json_object_get_member (object, lists[i]);
-      JsonArray *array;
-
-      if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
-        continue;
-      array = json_node_get_array (node);
-      for (guint j = 0; j < json_array_get_length (array); j++)
-        {
-          JsonNode *el = json_array_get_element (array, j);
-          JsonNode *code;
-
-          if (!JSON_NODE_HOLDS_OBJECT (el))
-            continue;
-          code = json_object_get_member (json_node_get_object (el), "code");
-          if (code == NULL || !JSON_NODE_HOLDS_VALUE (code))
-            continue;
-          if (json_node_get_value_type (code) == G_TYPE_STRING &&
-              g_strcmp0 (json_node_get_string (code), wanted) == 0)
-            return TRUE;
-          if (json_node_get_value_type (code) == G_TYPE_INT64)
-            {
-              g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (code));
-              if (g_str_equal (text, wanted))
-                return TRUE;
-            }
-        }
-    }
-
-  {
-    JsonNode *code = json_object_get_member (object, "errorCode");
-
-    if (code != NULL && JSON_NODE_HOLDS_VALUE (code))
-      {
-        if (json_node_get_value_type (code) == G_TYPE_STRING)
-          return g_strcmp0 (json_node_get_string (code), wanted) == 0;
-        if (json_node_get_value_type (code) == G_TYPE_INT64)
-          {
-            g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (code));
-            return g_str_equal (text, wanted);
-          }
-      }
-  }
-
-  return FALSE;
-}
-
 /* The error of a failed response: Apple's generic statuses, or PROTOCOL. */
 static GError *
 response_error (ICloudResponse *response,
@@ -257,6 +195,7 @@ fetch_options_finish (ICloudHsa2Method  *self,
                       GError           **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == fetch_options_async, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -367,10 +306,20 @@ icloud_hsa2_method_begin_async (ICloudAuthMethod    *method,
 static gboolean
 boolean_finish (ICloudAuthMethod  *method,
                 GAsyncResult      *result,
+                gpointer           source_tag,
                 GError           **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+icloud_hsa2_method_begin_finish (ICloudAuthMethod  *method,
+                                 GAsyncResult      *result,
+                                 GError           **error)
+{
+  return boolean_finish (method, result, icloud_hsa2_method_begin_async, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -443,6 +392,7 @@ icloud_hsa2_method_list_targets_finish (ICloudAuthMethod  *method,
                                         GError           **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, method), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_hsa2_method_list_targets_async, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -573,6 +523,14 @@ icloud_hsa2_method_request_code_async (ICloudAuthMethod    *method,
                                      request_code_cb, g_steal_pointer (&task));
 }
 
+static gboolean
+icloud_hsa2_method_request_code_finish (ICloudAuthMethod  *method,
+                                        GAsyncResult      *result,
+                                        GError           **error)
+{
+  return boolean_finish (method, result, icloud_hsa2_method_request_code_async, error);
+}
+
 /* ------------------------------------------------------------------------ */
 /* validate_code: the trusted-device route (step 8) or the phone route (11) */
 
@@ -605,7 +563,7 @@ validate_code_cb (GObject      *source,
       return;
     }
 
-  if (has_service_error (response, WRONG_CODE))
+  if (icloud_response_has_service_error (response, WRONG_CODE))
     {
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE,
                                "The verification code is not right");
@@ -694,6 +652,14 @@ icloud_hsa2_method_validate_code_async (ICloudAuthMethod    *method,
                                      validate_code_cb, g_steal_pointer (&task));
 }
 
+static gboolean
+icloud_hsa2_method_validate_code_finish (ICloudAuthMethod  *method,
+                                         GAsyncResult      *result,
+                                         GError           **error)
+{
+  return boolean_finish (method, result, icloud_hsa2_method_validate_code_async, error);
+}
+
 /* ------------------------------------------------------------------------ */
 /* trust (step 13) */
 
@@ -749,6 +715,14 @@ icloud_hsa2_method_trust_async (ICloudAuthMethod    *method,
                                      trust_cb, g_steal_pointer (&task));
 }
 
+static gboolean
+icloud_hsa2_method_trust_finish (ICloudAuthMethod  *method,
+                                 GAsyncResult      *result,
+                                 GError           **error)
+{
+  return boolean_finish (method, result, icloud_hsa2_method_trust_async, error);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -770,15 +744,15 @@ icloud_hsa2_method_class_init (ICloudHsa2MethodClass *klass)
   object_class->finalize = icloud_hsa2_method_finalize;
 
   method_class->begin_async = icloud_hsa2_method_begin_async;
-  method_class->begin_finish = boolean_finish;
+  method_class->begin_finish = icloud_hsa2_method_begin_finish;
   method_class->list_targets_async = icloud_hsa2_method_list_targets_async;
   method_class->list_targets_finish = icloud_hsa2_method_list_targets_finish;
   method_class->request_code_async = icloud_hsa2_method_request_code_async;
-  method_class->request_code_finish = boolean_finish;
+  method_class->request_code_finish = icloud_hsa2_method_request_code_finish;
   method_class->validate_code_async = icloud_hsa2_method_validate_code_async;
-  method_class->validate_code_finish = boolean_finish;
+  method_class->validate_code_finish = icloud_hsa2_method_validate_code_finish;
   method_class->trust_async = icloud_hsa2_method_trust_async;
-  method_class->trust_finish = boolean_finish;
+  method_class->trust_finish = icloud_hsa2_method_trust_finish;
 }
 
 static void

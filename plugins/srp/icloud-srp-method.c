@@ -241,31 +241,6 @@ repair_cb (GObject      *source,
   g_task_return_boolean (task, TRUE);
 }
 
-static const char *
-service_error_code (ICloudResponse *response)
-{
-  JsonNode *json = icloud_response_get_json (response);
-  JsonObject *object;
-  JsonArray *errors = NULL;
-
-  if (json == NULL || !JSON_NODE_HOLDS_OBJECT (json))
-    return NULL;
-  object = json_node_get_object (json);
-  if (json_object_has_member (object, "serviceErrors") &&
-      JSON_NODE_HOLDS_ARRAY (json_object_get_member (object, "serviceErrors")))
-    errors = json_object_get_array_member (object, "serviceErrors");
-  if (errors == NULL || json_array_get_length (errors) == 0 ||
-      !JSON_NODE_HOLDS_OBJECT (json_array_get_element (errors, 0)))
-    return NULL;
-
-  object = json_array_get_object_element (errors, 0);
-  if (!json_object_has_member (object, "code") ||
-      !JSON_NODE_HOLDS_VALUE (json_object_get_member (object, "code")) ||
-      json_node_get_value_type (json_object_get_member (object, "code")) != G_TYPE_STRING)
-    return NULL;
-  return json_object_get_string_member (object, "code");
-}
-
 static void
 complete_cb (GObject      *source,
              GAsyncResult *result,
@@ -275,8 +250,8 @@ complete_cb (GObject      *source,
   SignIn *data = g_task_get_task_data (task);
   GCancellable *cancellable = g_task_get_cancellable (task);
   g_autoptr(ICloudResponse) response = NULL;
+  g_autofree char *code = NULL;
   GError *error = NULL;
-  const char *code;
   guint status;
 
   response = icloud_session_send_request_finish (data->session, result, &error);
@@ -287,7 +262,7 @@ complete_cb (GObject      *source,
     }
 
   status = icloud_response_get_status (response);
-  code = service_error_code (response);
+  icloud_response_get_service_error (response, &code, NULL);
 
   /* 409: the password is right and a second factor is wanted; the account
    * document of accountLogin says which. */
@@ -319,7 +294,7 @@ complete_cb (GObject      *source,
     }
 
   /* A 403 may be throttling by body (ACCESS_DENIED) rather than a lock. */
-  if (status == 403 && code == NULL && !icloud_response_check (response, &error) &&
+  if (status == 403 && !icloud_response_check (response, &error) &&
       g_error_matches (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED))
     {
       g_task_return_error (task, error);
@@ -327,7 +302,7 @@ complete_cb (GObject      *source,
     }
   g_clear_error (&error);
 
-  if (g_strcmp0 (code, "-20209") == 0 || (status == 403 && code == NULL))
+  if (icloud_response_has_service_error (response, "-20209") || (status == 403 && code == NULL))
     {
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_ACCOUNT_LOCKED,
                                "This Apple Account is locked; unlock it at iforgot.apple.com");
@@ -336,7 +311,7 @@ complete_cb (GObject      *source,
 
   if (status == 401 || status == 403)
     {
-      if (g_strcmp0 (code, "-20283") == 0)
+      if (icloud_response_has_service_error (response, "-20283"))
         g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_FAILED_LOGIN,
                                  "Apple did not accept this password for %s (app-specific passwords cannot sign in to iCloud on the web)",
                                  data->apple_id);
@@ -586,6 +561,7 @@ icloud_srp_method_sign_in_finish (ICloudAuthMethod  *method,
                                   GError           **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_srp_method_sign_in_async, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 

@@ -8,6 +8,12 @@
  * Checks: no crash; a 2xx without `"success": false` and without a
  * service error that means a refusal is accepted; every failure is an
  * ICLOUD_ERROR with a message; THROTTLED carries the header's delay.
+ * The service error reader (icloud_response_get_service_error (),
+ * icloud_response_has_service_error ()): code and message are NULL or
+ * UTF-8, hold no control or format character, and are bounded; a code
+ * shown as sent is found again by has_service_error; a body that is not a
+ * JSON object reports nothing; and a failed non-2xx check that names a
+ * code names the reader's.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -18,7 +24,64 @@
 
 #include "icloud-response-private.h"
 #include "icloud-error.h"
+#include "icloud-text-private.h"
 #include "fuzz-common.h"
+
+/* icloud_text_escape () keeps ICLOUD_TEXT_MAX_QUOTED characters, each
+ * shown as at most "\u10ffff" (8 characters), then "…". */
+#define MAX_SHOWN_CHARS (ICLOUD_TEXT_MAX_QUOTED * 8 + 1)
+
+/* NULL, or UTF-8 fit for a terminal and bounded. */
+static void
+check_shown (const char *text)
+{
+  if (text == NULL)
+    return;
+  FUZZ_CHECK (g_utf8_validate (text, -1, NULL));
+  FUZZ_CHECK (*text != '\0');
+  FUZZ_CHECK (g_utf8_strlen (text, -1) <= MAX_SHOWN_CHARS);
+  for (const char *p = text; *p; p = g_utf8_next_char (p))
+    {
+      GUnicodeType type = g_unichar_type (g_utf8_get_char (p));
+
+      FUZZ_CHECK (type != G_UNICODE_CONTROL && type != G_UNICODE_FORMAT &&
+                  type != G_UNICODE_LINE_SEPARATOR &&
+                  type != G_UNICODE_PARAGRAPH_SEPARATOR &&
+                  type != G_UNICODE_SURROGATE);
+    }
+}
+
+/* The service error reader and its invariants; returns the code. */
+static char *
+check_service_error (ICloudResponse *response)
+{
+  g_autofree char *code = NULL;
+  g_autofree char *message = NULL;
+  g_autofree char *code_only = NULL;
+  JsonNode *json = icloud_response_get_json (response);
+  gboolean reported;
+
+  reported = icloud_response_get_service_error (response, &code, &message);
+  check_shown (code);
+  check_shown (message);
+  if (code != NULL || message != NULL)
+    FUZZ_CHECK (reported);
+  if (json == NULL || !JSON_NODE_HOLDS_OBJECT (json))
+    FUZZ_CHECK (!reported && code == NULL && message == NULL);
+
+  /* The out arguments are optional, and the answer is the same. */
+  FUZZ_CHECK (icloud_response_get_service_error (response, NULL, NULL) == reported);
+  FUZZ_CHECK (icloud_response_get_service_error (response, &code_only, NULL) == reported);
+  FUZZ_CHECK (g_strcmp0 (code_only, code) == 0);
+
+  /* A code shown as sent (nothing escaped, nothing cut) is found again. */
+  if (code != NULL && strchr (code, '\\') == NULL && strstr (code, "…") == NULL)
+    FUZZ_CHECK (icloud_response_has_service_error (response, code));
+  if (json == NULL || !JSON_NODE_HOLDS_OBJECT (json))
+    FUZZ_CHECK (!icloud_response_has_service_error (response, "-21669"));
+
+  return g_steal_pointer (&code);
+}
 
 /* The statuses the library gives a meaning to, then the others. */
 static const guint statuses[] = {
@@ -46,6 +109,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   g_autoptr(GBytes) body = NULL;
   g_autoptr(ICloudResponse) response = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *code = NULL;
   const char *retry_after = NULL;
   guint status = 200;
   gboolean ok;
@@ -86,6 +150,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   if (size == 0)
     FUZZ_CHECK (json == NULL);
 
+  code = check_service_error (response);
+
   ok = icloud_response_check (response, &error);
   if (ok)
     {
@@ -98,6 +164,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       FUZZ_CHECK (error->message != NULL && *error->message != '\0');
       FUZZ_CHECK_UNLESS_OPEN (FUZZ_OPEN_BUG_UTF8_STRINGS,
                               g_utf8_validate (error->message, -1, NULL));
+      /* The code a PROTOCOL error names is the reader's. */
+      if (error->code == ICLOUD_ERROR_PROTOCOL && code != NULL &&
+          !icloud_response_is_success (response))
+        {
+          g_autofree char *named = g_strdup_printf ("error %s)", code);
+          FUZZ_CHECK (g_str_has_suffix (error->message, named));
+        }
       if (status == 503 || status == 429)
         FUZZ_CHECK (error->code == ICLOUD_ERROR_THROTTLED ||
                     error->code == ICLOUD_ERROR_WRONG_REGION);

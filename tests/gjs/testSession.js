@@ -49,6 +49,10 @@ const LoopbackRegion = GObject.registerClass({
     vfunc_create_endpoint() {
         return ICloud.Endpoint.new_for_base_uri(loopbackBaseUri);
     }
+
+    vfunc_handles_domain(domain) {
+        return domain.toLowerCase() === 'icloud.gjs.test';
+    }
 });
 ICloud.Region.register(LoopbackRegion.$gtype, 'gjs-loopback', 0);
 
@@ -276,6 +280,9 @@ const tests = {
     async 'region written in JavaScript'(f) {
         loopbackBaseUri = f.server.get_base_uri();
         assert(new LoopbackRegion().create_endpoint().equal(f.endpoint));
+        // Apple's domainToUse names the region that claims it (issue 11).
+        assert(new LoopbackRegion().handles_domain('iCloud.GJS.test'));
+        assert(!new LoopbackRegion().handles_domain('iCloud.com.cn'));
         // No endpoint: the session asks the region for one.
         const session = new ICloud.Session({apple_id: 'js@example.com', password: PASSWORD,
             region: 'gjs-loopback', cookie_directory: f.dir});

@@ -1049,6 +1049,73 @@ test_secrets_not_logged (Fixture       *fixture,
   g_test_trap_assert_passed ();
 }
 
+/* ------------------------------------------------------------------------ */
+/* The wrong code in every shape of Apple's service errors (issue 11): the
+ * plugins ask the response's one reader, which reads them all. */
+
+#define PATH_2SA_VALIDATE "/setup/ws/1/validateVerificationCode"
+
+static const char * const wrong_code_bodies[] = {
+  "{\"service_errors\":[{\"code\":\"-21669\",\"title\":\"Incorrect Verification Code\"}],\"hasError\":true}",
+  "{\"serviceErrors\":[{\"code\":-21669}]}",
+  "{\"serviceErrors\":[{\"code\":\"-20000\"},{\"code\":\"-21669\"}]}",
+  "{\"success\":false,\"errorCode\":-21669,\"errorMessage\":\"Incorrect verification code.\"}",
+  "{\"success\":false,\"errorCode\":\"-21669\"}",
+  "{\"serverErrorCode\":-21669}",
+};
+
+static void
+test_wrong_code_shapes_hsa2 (Fixture       *fixture,
+                             gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudSession) session = sign_in (fixture, ID_2FA);
+
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
+  for (guint i = 0; i < G_N_ELEMENTS (wrong_code_bodies); i++)
+    {
+      g_test_message ("%s", wrong_code_bodies[i]);
+      icloud_mock_server_inject_reply (fixture->server, PATH_DEVICE_CODE, 400, wrong_code_bodies[i], 1);
+      g_assert_false (icloud_session_validate_2fa_code (session, "123456", NULL, &error));
+      g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE);
+      g_clear_error (&error);
+    }
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
+}
+
+static void
+test_wrong_code_shapes_hsa (Fixture       *fixture,
+                            gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudSession) session = sign_in (fixture, ID_2SA);
+  g_autoptr(GListModel) devices = NULL;
+  g_autoptr(ICloudTrustedDevice) device = NULL;
+
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2SA);
+  devices = icloud_session_get_trusted_devices (session, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_list_model_get_n_items (devices), >=, 1);
+  device = g_list_model_get_item (devices, 0);
+
+  /* Apple answers 2SA's wrong code with a 200 (protocol §9); a 400 reads
+   * the same. */
+  for (guint status = 200; status <= 400; status += 200)
+    for (guint i = 0; i < G_N_ELEMENTS (wrong_code_bodies); i++)
+      {
+        g_test_message ("%u %s", status, wrong_code_bodies[i]);
+        icloud_mock_server_inject_reply (fixture->server, PATH_2SA_VALIDATE, status, wrong_code_bodies[i], 1);
+        g_assert_false (icloud_session_validate_verification_code (session, device, "123456", NULL, &error));
+        g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE);
+        g_clear_error (&error);
+      }
+
+  /* A 200 that refuses without naming the code is no wrong code. */
+  icloud_mock_server_inject_reply (fixture->server, PATH_2SA_VALIDATE, 200, "{\"hasError\":true}", 1);
+  g_assert_false (icloud_session_validate_verification_code (session, device, "123456", NULL, &error));
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1069,6 +1136,8 @@ main (int   argc,
   ADD ("/2fa/async", test_async);
   ADD ("/2fa/secrets/not-logged", test_secrets_not_logged);
   ADD ("/2sa/flow", test_2sa);
+  ADD ("/2fa/wrong-code/every-shape", test_wrong_code_shapes_hsa2);
+  ADD ("/2sa/wrong-code/every-shape", test_wrong_code_shapes_hsa);
 #undef ADD
 
   return g_test_run ();

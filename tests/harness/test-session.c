@@ -896,6 +896,161 @@ test_no_session_token (Fixture       *fixture,
   check_failure (fixture, "s2k@example.com", PASSWORD, ICLOUD_ERROR_PROTOCOL);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Apple's error bodies, read one way by the core and by a plugin, and the
+ * region a domainToUse names, from the region plugins (issue 11) */
+
+#define PATH_SIGNIN_INIT   "/appleauth/auth/signin/init"
+#define PATH_ACCOUNT_LOGIN "/setup/ws/1/accountLogin"
+
+/* The error of a first sign-in (in a directory of its own: nothing saved)
+ * whose requests on @path get @status and @body. */
+static GError *
+sign_in_error (Fixture    *fixture,
+               const char *path,
+               guint       status,
+               const char *body)
+{
+  static guint n_dirs;
+  g_autofree char *dir = g_strdup_printf ("%s-%u", fixture->dir, n_dirs++);
+  g_autoptr(ICloudSession) session = NULL;
+  GError *error = NULL;
+
+  icloud_mock_server_inject_reply (fixture->server, path, status, body, 100);
+  session = g_initable_new (ICLOUD_TYPE_SESSION, NULL, &error,
+                            "apple-id", "s2k@example.com",
+                            "password", PASSWORD,
+                            "endpoint", fixture->endpoint,
+                            "cookie-directory", dir,
+                            NULL);
+  icloud_mock_server_clear_faults (fixture->server);
+
+  g_assert_null (session);
+  g_assert_nonnull (error);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, "s2k@example.com", path), >=, 1);
+  return error;
+}
+
+/* One shape of Apple's service errors, and what it means. */
+typedef struct {
+  const char *name;
+  guint       status;
+  const char *body;
+  int         error;
+  const char *in_message;   /* NULL: nothing more to check */
+} Shape;
+
+static const Shape shapes[] = {
+  { "serviceErrors-string", 400,
+    "{\"serviceErrors\":[{\"code\":\"-20000\",\"message\":\"Bad request.\"}]}",
+    ICLOUD_ERROR_PROTOCOL, "(HTTP 400, error -20000)" },
+  { "service_errors-title-hasError", 400,
+    "{\"service_errors\":[{\"code\":\"-22421\",\"title\":\"Invalid Phone Number\"}],\"hasError\":true}",
+    ICLOUD_ERROR_PROTOCOL, "(HTTP 400, error -22421)" },
+  { "serviceErrors-number", 400,
+    "{\"serviceErrors\":[{\"code\":-20000}]}",
+    ICLOUD_ERROR_PROTOCOL, "(HTTP 400, error -20000)" },
+  { "serviceErrors-number-locked", 403,
+    "{\"serviceErrors\":[{\"code\":-20209}]}",
+    ICLOUD_ERROR_ACCOUNT_LOCKED, NULL },
+  { "errorCode-number", 400,
+    "{\"errorCode\":-21669,\"errorMessage\":\"Incorrect verification code.\"}",
+    ICLOUD_ERROR_PROTOCOL, "(HTTP 400, error -21669)" },
+  { "errorCode-string-throttled", 403,
+    "{\"errorCode\":\"ACCESS_DENIED\",\"reason\":\"Access denied\"}",
+    ICLOUD_ERROR_THROTTLED, NULL },
+  { "serverErrorCode-not-activated", 400,
+    "{\"serverErrorCode\":\"ZONE_NOT_FOUND\",\"errorReason\":\"Zone not found\"}",
+    ICLOUD_ERROR_SERVICE_NOT_ACTIVATED, NULL },
+  { "no-code", 400,
+    "{\"hasError\":true,\"error\":\"Something\"}",
+    ICLOUD_ERROR_PROTOCOL, "(HTTP 400)" },
+  { "hostile-code", 400,
+    "{\"serviceErrors\":[{\"code\":\"\\u001b]0;owned\\u0007-1\\n\"}]}",
+    ICLOUD_ERROR_PROTOCOL, "error \\x1b]0;owned\\x07-1\\n)" },
+};
+
+static void
+test_core_and_plugin (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  const Shape *shape = user_data;
+  g_autoptr(GError) core = NULL;
+  g_autoptr(GError) plugin = NULL;
+
+  /* The core: accountLogin, after the password was accepted. */
+  core = sign_in_error (fixture, PATH_ACCOUNT_LOGIN, shape->status, shape->body);
+  /* A plugin: srp's signin/init. */
+  plugin = sign_in_error (fixture, PATH_SIGNIN_INIT, shape->status, shape->body);
+
+  g_test_message ("core: %s; plugin: %s", core->message, plugin->message);
+  g_assert_error (core, ICLOUD_ERROR, shape->error);
+  g_assert_error (plugin, ICLOUD_ERROR, shape->error);
+  g_assert_cmpstr (core->message, ==, plugin->message);
+  if (shape->in_message != NULL && strstr (core->message, shape->in_message) == NULL)
+    g_error ("“%s” does not say “%s”", core->message, shape->in_message);
+  g_assert_null (strchr (core->message, '\x1b'));
+}
+
+static void
+assert_china_wrong_region (Fixture  *fixture,
+                           gboolean  plugin_loaded)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudSession) session = new_session (fixture, "china@example.com", PASSWORD, &error);
+
+  g_assert_null (session);
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_WRONG_REGION);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "iCloud.com.cn"));
+  if (plugin_loaded)
+    g_assert_nonnull (strstr (error->message, "use the region “china-mainland”"));
+  else
+    {
+      g_assert_null (strstr (error->message, "use the region"));
+      g_assert_null (strstr (error->message, "china-mainland"));
+      g_assert_nonnull (strstr (error->message, "choose the region that serves it"));
+    }
+}
+
+static void
+test_china_named_by_plugin (Fixture       *fixture,
+                            gconstpointer  user_data)
+{
+  assert_china_wrong_region (fixture, TRUE);
+}
+
+/* In a child process whose ICLOUD_PLUGIN_PATH lacks the china-mainland
+ * plugin (plugins are loaded once per process). */
+static void
+test_china_without_plugin (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_auto(GStrv) dirs = g_strsplit (g_getenv ("ICLOUD_PLUGIN_PATH"), G_SEARCHPATH_SEPARATOR_S, -1);
+      g_autoptr(GStrvBuilder) kept = g_strv_builder_new ();
+      g_auto(GStrv) path = NULL;
+      g_autofree char *joined = NULL;
+      Fixture fixture = { 0 };
+
+      for (guint i = 0; dirs[i] != NULL; i++)
+        if (strstr (dirs[i], "china-mainland") == NULL)
+          g_strv_builder_add (kept, dirs[i]);
+      path = g_strv_builder_end (kept);
+      joined = g_strjoinv (G_SEARCHPATH_SEPARATOR_S, path);
+      g_assert_cmpstr (joined, !=, g_getenv ("ICLOUD_PLUGIN_PATH"));
+      g_setenv ("ICLOUD_PLUGIN_PATH", joined, TRUE);
+
+      fixture_setup (&fixture, NULL);
+      assert_china_wrong_region (&fixture, FALSE);
+      fixture_teardown (&fixture, NULL);
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -914,6 +1069,8 @@ main (int   argc,
   ADD ("/session/error/malformed", test_malformed);
   ADD ("/session/error/no-password", test_no_password);
   ADD ("/session/error/wrong-region", test_wrong_region);
+  ADD ("/session/error/wrong-region/named-by-plugin", test_china_named_by_plugin);
+  g_test_add_func ("/session/error/wrong-region/without-plugin", test_china_without_plugin);
   ADD ("/session/reuse/same-process", test_reuse_same_process);
   ADD ("/session/reuse/other-process", test_reuse_other_process);
   ADD ("/session/reuse/force-refresh", test_force_refresh);
@@ -931,6 +1088,11 @@ main (int   argc,
   ADD ("/session/main-loop-responsive", test_main_loop_responsive);
   ADD ("/session/secrets/not-logged", test_secrets_not_logged);
 #undef ADD
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/session/error/service-error/%s", shapes[i].name);
+      g_test_add (path, Fixture, &shapes[i], fixture_setup, test_core_and_plugin, fixture_teardown);
+    }
 
   return g_test_run ();
 }

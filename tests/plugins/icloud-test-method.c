@@ -51,6 +51,8 @@ test_legacy_method_sign_in_async (ICloudAuthMethod    *method,
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonNode) body = NULL;
 
+  g_task_set_source_tag (task, test_legacy_method_sign_in_async);
+
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "accountName");
   json_builder_add_string_value (builder, icloud_session_get_apple_id (session));
@@ -70,10 +72,21 @@ test_legacy_method_sign_in_async (ICloudAuthMethod    *method,
                                      signin_cb, task);
 }
 
+static gboolean
+test_legacy_method_sign_in_finish (ICloudAuthMethod  *method,
+                                   GAsyncResult      *result,
+                                   GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == test_legacy_method_sign_in_async, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 static void
 test_legacy_method_class_init (TestLegacyMethodClass *klass)
 {
   ICLOUD_AUTH_METHOD_CLASS (klass)->sign_in_async = test_legacy_method_sign_in_async;
+  ICLOUD_AUTH_METHOD_CLASS (klass)->sign_in_finish = test_legacy_method_sign_in_finish;
 }
 
 static void

@@ -104,6 +104,9 @@ class LoopbackRegion(ICloud.Region):
     def do_create_endpoint(self):
         return ICloud.Endpoint.new_for_base_uri(LoopbackRegion.base_uri)
 
+    def do_handles_domain(self, domain):
+        return domain.lower() == 'icloud.py.test'
+
 
 ICloud.AuthMethod.register(LegacyMethod.__gtype__, 'py-legacy', 0)
 ICloud.AuthMethod.register(JsonBodyMethod.__gtype__, 'py-legacy-json', 0)
@@ -191,6 +194,20 @@ class PythonRegionTest(ServerTestCase):
         self.assertEqual(session.get_region(), 'py-loopback')
         self.assertTrue(session.get_endpoint().equal(self.endpoint))
         self.assertEqual(self.count_srp('py@example.com'), 1)
+
+    def test_python_region_claims_its_domain(self):
+        # Apple's domainToUse names the region that claims it (issue 11).
+        region = LoopbackRegion()
+        self.assertTrue(region.handles_domain('iCloud.PY.test'))
+        self.assertFalse(region.handles_domain('iCloud.com.cn'))
+        self.server.inject_reply('/setup/ws/1/accountLogin', 302,
+                                 '{"domainToUse": "iCloud.py.test"}', 1)
+        session = self.new_session('py@example.com')
+        with self.assertRaises(GLib.Error) as caught:
+            session.init(None)
+        self.assertTrue(caught.exception.matches(ICloud.error_quark(),
+                                                 ICloud.Error.WRONG_REGION))
+        self.assertIn('use the region “py-loopback”', caught.exception.message)
 
 
 if __name__ == '__main__':
