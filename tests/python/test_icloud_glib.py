@@ -1,0 +1,327 @@
+#!/usr/bin/python3
+# test_icloud_glib.py: the icloud_glib package (python/): asyncio sessions on
+# a helper main context, cancellation, errors, no polling, concurrency.
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import asyncio
+import json
+import sys
+import threading
+import time
+import types
+import unittest
+from unittest import mock
+
+from icloudtest import PASSWORD, ServerTestCase, GLib, Gio, ICloud
+
+import icloud_glib
+from icloud_glib import _context
+
+P_AUTH = '/appleauth/auth'
+ACCOUNT_LOGIN = '/setup/ws/1/accountLogin'
+
+
+class SessionTestCase(ServerTestCase):
+
+    def create(self, apple_id, password=PASSWORD, **kwargs):
+        return icloud_glib.Session.create(apple_id, password, cookie_directory=self.dir,
+                                          endpoint_base=self.server.get_base_uri(), **kwargs)
+
+    def add_accounts(self, apple_ids, **extra):
+        accounts = [dict({'apple_id': a, 'password': PASSWORD, 'protocol': 's2k',
+                          'iterations': 1000, 'factor': 'none'}, **extra) for a in apple_ids]
+        self.assertTrue(self.server.load_accounts_from_data(json.dumps({'accounts': accounts}), -1))
+
+
+class AsyncioTest(SessionTestCase):
+
+    def test_sign_in_and_close(self):
+        async def main():
+            async with await self.create('py@example.com') as session:
+                self.assertEqual(session.state, ICloud.AuthState.AUTHENTICATED)
+                self.assertEqual(session.account_name, 'py@example.com')
+                self.assertFalse(session.requires_2fa)
+                self.assertEqual(session.account_info['dsInfo']['appleId'] if session.account_info
+                                 and 'dsInfo' in session.account_info else 'py@example.com',
+                                 'py@example.com')
+            return session.state
+        self.assertEqual(asyncio.run(main()), ICloud.AuthState.CLOSED)
+        self.assertEqual(self.count_srp('py@example.com'), 1)
+
+    def test_library_calls_run_on_the_helper_thread(self):
+        seen = []
+
+        def job(cancellable, done):
+            seen.append((threading.current_thread().name,
+                         GLib.MainContext.get_thread_default() is not None))
+            done('ok', None)
+
+        async def main():
+            return await _context.run_async(_context.context_for_running_loop(), job)
+        self.assertEqual(asyncio.run(main()), 'ok')
+        self.assertEqual(seen, [('icloud-glib', True)])
+
+    def test_two_factor(self):
+        async def main():
+            session = await self.create('2fa@example.com', 'two factor')
+            self.assertEqual(session.state, ICloud.AuthState.NEEDS_2FA)
+            phones = await session.get_trusted_phone_numbers()
+            self.assertEqual([p.id for p in phones], ['1', '2'])
+            await session.request_2fa_code(None)
+            with self.assertRaises(icloud_glib.InvalidCodeError) as caught:
+                await session.validate_2fa_code('000000' if self.server.dup_last_code(
+                    '2fa@example.com', None) != '000000' else '111111')
+            self.assertEqual(caught.exception.code, ICloud.Error.INVALID_CODE)
+            self.assertTrue(await session.validate_2fa_code(
+                self.server.dup_last_code('2fa@example.com', None)))
+            self.assertTrue(session.is_trusted_session)
+            await session.close()
+        asyncio.run(main())
+
+    def test_blocking_twin(self):
+        session = icloud_glib.Session.create_blocking(
+            'py@example.com', PASSWORD, cookie_directory=self.dir,
+            endpoint_base=self.server.get_base_uri())
+        self.assertEqual(session.state, ICloud.AuthState.AUTHENTICATED)
+        session._call_blocking('close')
+        self.assertEqual(session.state, ICloud.AuthState.CLOSED)
+
+
+class CancellationTest(SessionTestCase):
+    """Cancelling the task cancels the GCancellable: nothing is sent after."""
+
+    HOLD_MS = 800
+
+    def assertNothingSentAfter(self, apple_id, coroutine_factory, slow_path, cancel):
+        async def main():
+            self.server.inject_fault_full(slow_path, 'slow', 1, 0, self.HOLD_MS)
+            before = self.server.count_requests(apple_id, slow_path)
+            task = asyncio.ensure_future(coroutine_factory())
+            while self.server.count_requests(apple_id, slow_path) == before:
+                await asyncio.sleep(0.005)   # the test waits for the server; the library does not poll
+            sent_at_cancel = self.server.count_requests(apple_id, None)
+            with self.assertRaises((asyncio.CancelledError, asyncio.TimeoutError)):
+                await cancel(task)
+            self.assertTrue(task.done())
+            # Past the slow reply: had the flow gone on, the next request would be in the log.
+            await asyncio.sleep(self.HOLD_MS / 1000 + 0.4)
+            return sent_at_cancel, self.server.count_requests(apple_id, None)
+        at_cancel, later = asyncio.run(main())
+        self.assertEqual(later, at_cancel, self.server.dup_request_log())
+
+    def test_cancel_the_task(self):
+        async def cancel(task):
+            task.cancel()
+            await task
+        self.assertNothingSentAfter('py-cancel@example.com',
+                                    lambda: self.create('py-cancel@example.com'),
+                                    P_AUTH + '/signin/complete', cancel)
+        self.assertEqual(self.server.count_requests('py-cancel@example.com', ACCOUNT_LOGIN), 0)
+
+    def test_wait_for_times_out(self):
+        async def sign_in():
+            return await self.create('py@example.com')
+        session = asyncio.run(sign_in())
+        logins = self.server.count_requests('py@example.com', ACCOUNT_LOGIN)
+
+        async def cancel(task):
+            await asyncio.wait_for(task, 0.2)
+        self.assertNothingSentAfter('py@example.com',
+                                    lambda: session.authenticate(force_refresh=True),
+                                    ACCOUNT_LOGIN, cancel)
+        self.assertEqual(self.server.count_requests('py@example.com', ACCOUNT_LOGIN), logins + 1)
+
+        # The session is usable afterwards.
+        async def again():
+            await session.authenticate(force_refresh=True)
+            await session.close()
+            return session.state
+        self.assertEqual(asyncio.run(again()), ICloud.AuthState.CLOSED)
+
+
+class ErrorTest(SessionTestCase):
+    """Every failure is an ICloudError subclass with the GLib.Error as __cause__."""
+
+    def assertRaisesICloud(self, cls, code, coroutine):
+        with self.assertRaises(cls) as caught:
+            asyncio.run(coroutine)
+        error = caught.exception
+        self.assertIsInstance(error, icloud_glib.ICloudError)
+        self.assertIsInstance(error.__cause__, GLib.Error)
+        self.assertIs(error.glib_error, error.__cause__)
+        self.assertTrue(error.__cause__.matches(ICloud.error_quark(), code), error.__cause__)
+        self.assertEqual(error.code, code)
+        self.assertEqual(str(error), error.__cause__.message)
+        self.assertNotIn(PASSWORD, str(error))
+        return error
+
+    def test_sign_in_errors(self):
+        for apple_id, password, cls, code in [
+                ('py@example.com', 'wrong password', icloud_glib.FailedLoginError,
+                 ICloud.Error.FAILED_LOGIN),
+                ('py-locked@example.com', PASSWORD, icloud_glib.AccountLockedError,
+                 ICloud.Error.ACCOUNT_LOCKED),
+                ('py-repair@example.com', PASSWORD, icloud_glib.RepairRequiredError,
+                 ICloud.Error.REPAIR_REQUIRED),
+                ('py-malformed@example.com', PASSWORD, icloud_glib.ProtocolError,
+                 ICloud.Error.PROTOCOL),
+                ('py-fo@example.com', None, icloud_glib.AuthRequiredError,
+                 ICloud.Error.AUTH_REQUIRED)]:
+            with self.subTest(apple_id=apple_id):
+                self.assertRaisesICloud(cls, code, self.create(apple_id, password))
+
+    def test_throttled_carries_retry_after(self):
+        error = self.assertRaisesICloud(icloud_glib.ThrottledError, ICloud.Error.THROTTLED,
+                                        self.create('throttled@example.com', 'slow down'))
+        self.assertEqual(error.retry_after, 120)
+
+    def test_state_errors(self):
+        async def main():
+            session = await self.create('2fa@example.com', 'two factor')
+            try:
+                await session.get_trusted_devices()
+            finally:
+                await session.close()
+        self.assertRaisesICloud(icloud_glib.NotAuthenticatedError,
+                                ICloud.Error.NOT_AUTHENTICATED, main())
+
+        async def closed():
+            session = await self.create('py@example.com')
+            await session.close()
+            await session.authenticate()
+        self.assertRaisesICloud(icloud_glib.ClosedError, ICloud.Error.CLOSED, closed())
+
+    def test_network_error(self):
+        port_gone = self.server.get_base_uri()
+        self.server.stop()
+        with self.assertRaises(icloud_glib.NetworkError) as caught:
+            asyncio.run(icloud_glib.Session.create('py@example.com', PASSWORD,
+                                                   cookie_directory=self.dir,
+                                                   endpoint_base=port_gone))
+        self.assertIsNone(caught.exception.code)
+        self.assertTrue(caught.exception.__cause__.matches(Gio.io_error_quark(),
+                                                           Gio.IOErrorEnum.CONNECTION_REFUSED))
+
+    def test_plain_http_only_to_loopback(self):
+        with self.assertRaises(icloud_glib.InvalidEndpointError) as caught:
+            asyncio.run(icloud_glib.Session.create('py@example.com', PASSWORD,
+                                                   endpoint_base='http://example.com'))
+        self.assertIsInstance(caught.exception, ValueError)
+        self.assertTrue(caught.exception.__cause__.matches(Gio.io_error_quark(),
+                                                           Gio.IOErrorEnum.NOT_SUPPORTED))
+
+    def test_environment_hook(self):
+        with mock.patch.dict('os.environ', {'ICLOUD_ENDPOINT_BASE': self.server.get_base_uri()}):
+            async def main():
+                async with await icloud_glib.Session.create('py@example.com', PASSWORD,
+                                                            cookie_directory=self.dir) as s:
+                    return s.state
+            self.assertEqual(asyncio.run(main()), ICloud.AuthState.AUTHENTICATED)
+        self.assertEqual(self.count_srp('py@example.com'), 1)
+
+
+class NoPollingTest(SessionTestCase):
+
+    def test_idle_wait_uses_no_cpu(self):
+        """An await on a slow server costs under 1 % CPU (process CPU time)."""
+        hold_ms = 1500
+
+        async def main():
+            session = await self.create('py@example.com')
+            self.server.inject_fault_full(ACCOUNT_LOGIN, 'slow', 1, 0, hold_ms)
+            wall0, cpu0 = time.monotonic(), time.process_time()
+            await session.authenticate(force_refresh=True)
+            wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+            await session.close()
+            return wall, cpu
+        wall, cpu = asyncio.run(main())
+        print('idle await: %.0f ms wall, %.2f ms CPU (%.3f %%)'
+              % (wall * 1e3, cpu * 1e3, 100 * cpu / wall), file=sys.stderr)
+        self.assertGreaterEqual(wall, hold_ms / 1000)
+        self.assertLess(cpu / wall, 0.01)
+
+    def test_hundred_accounts_and_a_ticker(self):
+        """100 sign-ins with asyncio.gather; a 5 ms ticker never waits 50 ms."""
+        apple_ids = ['gather-%d@example.com' % i for i in range(100)]
+        self.add_accounts(apple_ids)
+
+        async def main():
+            gaps = []
+            running = True
+
+            async def ticker():
+                last = time.monotonic()
+                while running:
+                    await asyncio.sleep(0.005)
+                    now = time.monotonic()
+                    gaps.append(now - last)
+                    last = now
+            tick = asyncio.ensure_future(ticker())
+            await asyncio.sleep(0.02)
+            sessions = await asyncio.gather(*(self.create(a) for a in apple_ids))
+            running = False
+            await tick
+            states = {s.state for s in sessions}
+            await asyncio.gather(*(s.close() for s in sessions))
+            return states, gaps
+        states, gaps = asyncio.run(main())
+        print('100 sign-ins: %d ticks, longest gap %.1f ms'
+              % (len(gaps), max(gaps) * 1e3), file=sys.stderr)
+        self.assertEqual(states, {ICloud.AuthState.AUTHENTICATED})
+        self.assertGreater(len(gaps), 5)
+        self.assertLess(max(gaps), 0.050)
+        self.assertEqual(sum(self.count_srp(a) for a in apple_ids), 100)
+
+
+class GLibLoopTest(SessionTestCase):
+    """PyGObject >= 3.50's GLib-backed loop (gi.events) is not on this machine
+    (3.42): a stand-in gi.events module with a GLibEventLoop class checks
+    that such a loop is detected and its own main context used, with no
+    helper thread. The stand-in is a plain asyncio loop, so this test
+    iterates the default main context itself, as gi.events does natively."""
+
+    def test_detects_and_uses_the_loop_context(self):
+        events = types.ModuleType('gi.events')
+
+        class GLibEventLoop(asyncio.SelectorEventLoop):
+            def __init__(self):
+                super().__init__()
+                self._context = GLib.MainContext.default()
+        events.GLibEventLoop = GLibEventLoop
+
+        async def pump():
+            context = GLib.MainContext.default()
+            while True:
+                while context.pending():
+                    context.iteration(False)
+                await asyncio.sleep(0.001)
+
+        async def main():
+            pumping = asyncio.ensure_future(pump())
+            session = await self.create('py@example.com')
+            kind = type(session._context)
+            same_thread = session._context.is_current_thread()
+            await session.close()
+            pumping.cancel()
+            return kind, same_thread, session.state
+
+        with mock.patch.dict(sys.modules, {'gi.events': events}):
+            loop = GLibEventLoop()
+            try:
+                self.assertIs(_context.glib_loop_context(loop), loop._context)
+                result = loop.run_until_complete(main())
+            finally:
+                loop.close()
+        self.assertEqual(result, (_context.LoopContext, True, ICloud.AuthState.CLOSED))
+
+    def test_plain_loop_is_not_glib(self):
+        loop = asyncio.new_event_loop()
+        try:
+            self.assertIsNone(_context.glib_loop_context(loop))
+        finally:
+            loop.close()
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
