@@ -302,15 +302,15 @@ def icloud_glib_logins(args, codes, client):
         loop = asyncio.get_running_loop()
         apple_id = account_id(args.prefix, i)
         password = account_password(args.prefix, i)
-        create = (AsyncPyiCloudService.create if client == "icloud-glib-pyicloud"
-                  else icloud_glib.Session.create)
+        pyicloud = client == "icloud-glib-pyicloud"
+        create = AsyncPyiCloudService.create if pyicloud else icloud_glib.Session.create
         api = await create(apple_id, password, cookie_directory=args.cookie_directory,
                            endpoint_base=args.base_uri)
         if args.mode == "restore" or not two_factor:
             return api
         if not api.requires_2fa:
             raise RuntimeError("expected a 2FA challenge")
-        if create is icloud_glib.Session.create:
+        if not pyicloud:
             await api.request_2fa_code(None)   # AsyncPyiCloudService.create pushed it
         code = await loop.run_in_executor(pool, codes.read, apple_id)
         if not await api.validate_2fa_code(code) or not api.is_trusted_session:
