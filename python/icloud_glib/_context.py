@@ -28,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
-from typing import Any, Callable, Optional, TypeVar
+import traceback
+import weakref
+from typing import Any, Callable, List, Optional, TypeVar
 
 import gi
 
@@ -77,12 +79,44 @@ def _once(func: Callable[[], Any]) -> Callable[..., bool]:
     return call
 
 
+class _Batch:
+    """Functions queued for another thread, which one wake-up runs together.
+
+    ``add()`` returns True when the batch was empty: only then must the
+    other thread be woken (one ``g_main_context_invoke`` or one
+    ``call_soon_threadsafe`` for a burst of calls, not one each).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._functions: List[Callable[[], Any]] = []
+
+    def add(self, func: Callable[[], Any]) -> bool:
+        with self._lock:
+            self._functions.append(func)
+            return len(self._functions) == 1
+
+    def run(self, *_ignored: Any) -> bool:
+        with self._lock:
+            functions, self._functions = self._functions, []
+        for func in functions:
+            try:
+                func()
+            except Exception:  # one failing function must not starve the others
+                traceback.print_exc()
+        return GLib.SOURCE_REMOVE
+
+
 class ThreadContext(Context):
     """A private GMainContext iterated by a helper thread of its own."""
 
     def __init__(self, name: str = 'icloud-glib') -> None:
         self.main_context = GLib.MainContext.new()
         self._loop = GLib.MainLoop.new(self.main_context, False)
+        self._to_context = _Batch()
+        self._to_loops: 'weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch]' = \
+            weakref.WeakKeyDictionary()
+        self._to_loops_lock = threading.Lock()
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -96,13 +130,19 @@ class ThreadContext(Context):
         self.main_context.pop_thread_default()
 
     def invoke(self, func: Callable[[], Any]) -> None:
-        self.main_context.invoke_full(GLib.PRIORITY_DEFAULT, _once(func))
+        if self._to_context.add(func):
+            self.main_context.invoke_full(GLib.PRIORITY_DEFAULT, self._to_context.run)
 
     def deliver(self, loop: asyncio.AbstractEventLoop, func: Callable[[], None]) -> None:
-        try:
-            loop.call_soon_threadsafe(func)
-        except RuntimeError:
-            pass  # the asyncio loop is closed: nobody waits any more
+        with self._to_loops_lock:
+            batch = self._to_loops.get(loop)
+            if batch is None:
+                batch = self._to_loops[loop] = _Batch()
+        if batch.add(func):
+            try:
+                loop.call_soon_threadsafe(batch.run)
+            except RuntimeError:
+                pass  # the asyncio loop is closed: nobody waits any more
 
     def is_current_thread(self) -> bool:
         return threading.current_thread() is self._thread

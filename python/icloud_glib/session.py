@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import gi
@@ -40,7 +40,6 @@ class SessionState:
     is_trusted_session: bool = False
     retry_after: int = 0
     region: Optional[str] = None
-    account_info: Optional[Dict[str, Any]] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -58,16 +57,17 @@ def _json_to_python(node: Optional[Json.Node]) -> Any:
     return json.loads(Json.to_string(node, False))
 
 
-def _snapshot(session: ICloud.Session, with_info: bool = True) -> SessionState:
+def _snapshot(session: ICloud.Session) -> SessionState:
+    # requires-2fa and requires-2sa are the states NEEDS_2FA and NEEDS_2SA.
+    state = session.get_state()
     return SessionState(
-        state=session.get_state(),
+        state=state,
         account_name=session.get_account_name(),
-        requires_2fa=session.get_requires_2fa(),
-        requires_2sa=session.get_requires_2sa(),
+        requires_2fa=state == ICloud.AuthState.NEEDS_2FA,
+        requires_2sa=state == ICloud.AuthState.NEEDS_2SA,
         is_trusted_session=session.get_is_trusted_session(),
         retry_after=session.get_retry_after(),
         region=session.get_region(),
-        account_info=_json_to_python(session.get_account_info()) if with_info else None,
     )
 
 
@@ -191,7 +191,7 @@ class Session:
             try:
                 value = getattr(gobject, name + '_finish')(result)
             except GLib.Error as error:
-                self._state = _snapshot(gobject, with_info=False)
+                self._state = _snapshot(gobject)
                 done(None, from_glib_error(error, self._state.retry_after))
                 return
             self._state = _snapshot(gobject)
@@ -259,8 +259,18 @@ class Session:
 
     @property
     def account_info(self) -> Optional[Dict[str, Any]]:
-        """The latest accountLogin/validate document, as Python data."""
-        return self._state.account_info
+        """The latest accountLogin/validate document, as Python data.
+
+        Not part of the snapshot (the library parses it only when asked): it
+        is read on the session's context, which blocks the calling thread
+        for one hop to the helper thread.
+        """
+        def read() -> Optional[Dict[str, Any]]:
+            return _json_to_python(self._gobject.get_account_info()) if self._gobject else None
+
+        if self._context.is_current_thread():
+            return read()
+        return _context.run_blocking(self._context, lambda _c, done: done(read(), None))
 
     # ---------------------------------------------------------- operations
 
