@@ -22,6 +22,15 @@ P_AUTH = '/appleauth/auth'
 ACCOUNT_LOGIN = '/setup/ws/1/accountLogin'
 
 
+def run_delay():
+    """Seconds this thread has been runnable but waiting for a CPU (schedstat)."""
+    try:
+        with open('/proc/thread-self/schedstat') as f:
+            return int(f.read().split()[1]) / 1e9
+    except OSError:
+        return 0.0
+
+
 class SessionTestCase(ServerTestCase):
 
     def create(self, apple_id, password=PASSWORD, **kwargs):
@@ -248,6 +257,9 @@ class NoPollingTest(SessionTestCase):
         from this one for tens of milliseconds whatever the code does. So
         the run is made up to 3 times with new accounts, and the best run
         must have no gap over 50 ms: code that blocks the loop fails all 3.
+        Each run prints its longest gap and how much of it the loop's thread
+        spent waiting for a CPU (the kernel's run delay, schedstat): a gap
+        made of run delay is the machine's load, not the loop's code.
         """
         results = []
         for attempt in range(3):
@@ -257,10 +269,12 @@ class NoPollingTest(SessionTestCase):
             self.assertEqual(states, {ICloud.AuthState.AUTHENTICATED})
             self.assertGreater(len(gaps), 5)
             self.assertEqual(sum(self.count_srp(a) for a in apple_ids), 100)
-            results.append(max(gaps))
-            print('100 sign-ins, run %d: %d ticks, longest gap %.1f ms'
-                  % (attempt + 1, len(gaps), max(gaps) * 1e3), file=sys.stderr)
-            if max(gaps) < 0.050:
+            longest, delay = max(gaps)
+            results.append(longest)
+            print('100 sign-ins, run %d: %d ticks, longest gap %.1f ms (%.1f ms of it waiting '
+                  'for a CPU)' % (attempt + 1, len(gaps), longest * 1e3, delay * 1e3),
+                  file=sys.stderr)
+            if longest < 0.050:
                 break
         self.assertLess(min(results), 0.050)
 
@@ -269,12 +283,12 @@ class NoPollingTest(SessionTestCase):
         running = True
 
         async def ticker():
-            last = time.monotonic()
+            last, last_delay = time.monotonic(), run_delay()
             while running:
                 await asyncio.sleep(0.005)
-                now = time.monotonic()
-                gaps.append(now - last)
-                last = now
+                now, delay = time.monotonic(), run_delay()
+                gaps.append((now - last, delay - last_delay))
+                last, last_delay = now, delay
         tick = asyncio.ensure_future(ticker())
         await asyncio.sleep(0.02)
         sessions = await asyncio.gather(*(self.create(a) for a in apple_ids))
