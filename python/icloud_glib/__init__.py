@@ -21,8 +21,19 @@ application; cancelling the task cancels the operation. Failures are
     asyncio.run(main())
 """
 
-from .errors import *  # noqa: F401,F403
-from .errors import __all__ as _errors_all
+from .errors import (AccountLockedError, AuthRequiredError, CancelledError, ClosedError,
+                     FailedLoginError, ICloudError, InvalidCodeError, InvalidEndpointError,
+                     NetworkError, NoPluginError, NotAuthenticatedError, ProtocolError,
+                     RepairRequiredError, SecurityKeyRequiredError, ServiceNotActivatedError,
+                     StorageError, ThrottledError, TwoFactorRequiredError, TwoStepRequiredError,
+                     WrongRegionError)
 from .session import ENDPOINT_BASE_VARIABLE, Session, SessionState, TrustedPhone
 
-__all__ = ['Session', 'SessionState', 'TrustedPhone', 'ENDPOINT_BASE_VARIABLE'] + _errors_all
+__all__ = [
+    'Session', 'SessionState', 'TrustedPhone', 'ENDPOINT_BASE_VARIABLE',
+    'ICloudError', 'FailedLoginError', 'InvalidCodeError', 'TwoFactorRequiredError',
+    'TwoStepRequiredError', 'SecurityKeyRequiredError', 'AccountLockedError',
+    'RepairRequiredError', 'ThrottledError', 'AuthRequiredError', 'ServiceNotActivatedError',
+    'WrongRegionError', 'NotAuthenticatedError', 'ProtocolError', 'NoPluginError',
+    'StorageError', 'ClosedError', 'CancelledError', 'NetworkError', 'InvalidEndpointError',
+]

@@ -75,7 +75,7 @@ class Context:
 def _once(func: Callable[[], Any]) -> Callable[..., bool]:
     def call(*_ignored: Any) -> bool:
         func()
-        return GLib.SOURCE_REMOVE
+        return False  # GLib.SOURCE_REMOVE
     return call
 
 
@@ -104,7 +104,7 @@ class _Batch:
                 func()
             except Exception:  # one failing function must not starve the others
                 traceback.print_exc()
-        return GLib.SOURCE_REMOVE
+        return False  # GLib.SOURCE_REMOVE
 
 
 class ThreadContext(Context):
@@ -197,7 +197,7 @@ def glib_loop_context(loop: asyncio.AbstractEventLoop) -> Optional[GLib.MainCont
     asyncio loop and this returns None.
     """
     try:
-        from gi import events  # type: ignore[attr-defined]
+        from gi import events
     except ImportError:
         return None
     glib_loop_class = getattr(events, 'GLibEventLoop', None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
 import gi
 
@@ -183,7 +183,7 @@ class Session:
 
     # ------------------------------------------------------------ the bridge
 
-    def _finish_on(self, gobject: ICloud.Session, name: str, args: tuple,
+    def _finish_on(self, gobject: ICloud.Session, name: str, args: Tuple[Any, ...],
                    cancellable: Gio.Cancellable, done: _context.Done,
                    convert: Callable[[Any], Any]) -> None:
         """Starts ``gobject.<name>_async(*args)``; finishes, snapshots, converts."""
@@ -201,7 +201,7 @@ class Session:
 
     def _job(self, name: str, *args: Any,
              convert: Callable[[Any], Any] = lambda value: value,
-             prepare: Optional[Callable[[], tuple]] = None) -> _context.Job:
+             prepare: Optional[Callable[[], Tuple[Any, ...]]] = None) -> _context.Job:
         """A job calling ``<name>_async(*args)`` (or ``*prepare()``) on the session."""
         def job(cancellable: Gio.Cancellable, done: _context.Done) -> None:
             gobject = self._gobject
@@ -270,7 +270,8 @@ class Session:
 
         if self._context.is_current_thread():
             return read()
-        return _context.run_blocking(self._context, lambda _c, done: done(read(), None))
+        return cast(Optional[Dict[str, Any]],
+                    _context.run_blocking(self._context, lambda _c, done: done(read(), None)))
 
     # ---------------------------------------------------------- operations
 
@@ -280,7 +281,7 @@ class Session:
 
     async def get_trusted_phone_numbers(self) -> List[TrustedPhone]:
         """The phones a 2FA code can be sent to by SMS."""
-        return await self._call('get_trusted_phone_numbers', convert=_phones)
+        return cast(List[TrustedPhone], await self._call('get_trusted_phone_numbers', convert=_phones))
 
     async def request_2fa_code(self, phone: Optional[TrustedPhone] = None) -> None:
         """Asks Apple to push a code to the trusted devices, or (``phone``) to send an SMS."""
@@ -296,7 +297,7 @@ class Session:
 
     async def get_trusted_devices(self) -> List[Dict[str, Any]]:
         """2SA: the trusted devices, as Apple describes them (dicts)."""
-        return await self._call('get_trusted_devices', convert=_devices)
+        return cast(List[Dict[str, Any]], await self._call('get_trusted_devices', convert=_devices))
 
     async def send_verification_code(self, device: Mapping[str, Any]) -> bool:
         """2SA: sends a code to a device of :meth:`get_trusted_devices`."""
