@@ -31,6 +31,7 @@
 #include "icloud-store-private.h"
 #include "icloud-crypto-private.h"
 #include "icloud-pyicloud-import-private.h"
+#include "icloud-json-private.h"
 
 /* Far more than pyicloud ever writes. */
 #define MAX_FILE_SIZE (1024 * 1024)
@@ -108,16 +109,21 @@ icloud_pyicloud_parse_session (const char  *path,
                                gsize        length,
                                GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GHashTable) data = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                                       (GDestroyNotify) icloud_crypto_free_secret);
-  JsonNode *root;
+  g_autoptr(JsonNode) root = NULL;
+  gboolean too_deep = FALSE;
   JsonObject *object;
 
-  /* The parser's message could quote the file: it is not passed on. */
-  if (!json_parser_load_from_data (parser, text, length, NULL) ||
-      (root = json_parser_get_root (parser)) == NULL ||
-      !JSON_NODE_HOLDS_OBJECT (root))
+  root = icloud_json_parse (text, length, &too_deep);
+  if (too_deep)
+    {
+      g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                   "%s is not a pyicloud session file (nested deeper than %u levels)",
+                   path, ICLOUD_JSON_MAX_DEPTH);
+      return NULL;
+    }
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
                    "%s is not a pyicloud session file (not a JSON object)", path);
@@ -501,11 +507,8 @@ icloud_session_import_pyicloud (ICloudSession  *self,
   g_return_val_if_fail (directory != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (icloud_session_get_state (self) == ICLOUD_AUTH_STATE_CLOSED)
-    {
-      g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_CLOSED, "The session was closed");
-      return FALSE;
-    }
+  if (!icloud_session_check_usable (self, error))
+    return FALSE;
 
   store = icloud_session_get_store (self);
   base = icloud_store_base_name (icloud_session_get_apple_id (self));

@@ -31,8 +31,8 @@ SoupMessage *icloud_request_build   (const ICloudRequestContext  *ctx,
 /* Captures the §2.3 headers and the cookies of a response into the store. */
 void         icloud_request_capture (const ICloudRequestContext  *ctx,
                                      SoupMessage                 *msg);
-/* A SoupLogger through g_debug (): headers with every secret header
- * redacted (ICLOUD_DEBUG=http), and with @bodies the JSON bodies with every
+/* A SoupLogger printing to stderr: headers with every secret header and
+ * every query value redacted (ICLOUD_DEBUG=http), and with @bodies the JSON bodies with every
  * string value redacted (ICLOUD_DEBUG=http-body). */
 SoupLogger  *icloud_request_new_redacting_logger (gboolean bodies);
 

@@ -8,6 +8,7 @@
 
 #include "icloud-crypto-private.h"
 #include "icloud-error.h"
+#include "icloud-json-private.h"
 #include "icloud-request-private.h"
 
 #define OAUTH_CLIENT_ID "d39ba9916b7251055b22c7f910e2ea796ee65e98b2ddecea8f5dde8d9d1a815d"
@@ -145,6 +146,11 @@ icloud_request_build (const ICloudRequestContext  *ctx,
     return NULL;
 
   msg = soup_message_new_from_uri (http_method, parsed);
+  /* Never follow a redirect: it would carry the cookies, the session
+   * headers and (through restore_body ()) the body to wherever Location
+   * points, even over plain http to another host. Apple's sign-in API
+   * does not redirect; a 3xx is an answer, read by meaning. */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
   /* libsoup sends a POST on a connection of its own unless it may repeat
    * it; the requests safe to repeat may reuse a pooled connection. */
   if (flags & ICLOUD_REQUEST_IDEMPOTENT)
@@ -192,6 +198,18 @@ icloud_request_build (const ICloudRequestContext  *ctx,
   return g_steal_pointer (&msg);
 }
 
+/* A header value fit to keep and send back: UTF-8, no control character. */
+static gboolean
+icloud_request_header_value_is_clean (const char *value)
+{
+  if (!g_utf8_validate (value, -1, NULL))
+    return FALSE;
+  for (const char *p = value; *p != '\0'; p++)
+    if (g_ascii_iscntrl (*p))
+      return FALSE;
+  return TRUE;
+}
+
 void
 icloud_request_capture (const ICloudRequestContext *ctx,
                         SoupMessage                *msg)
@@ -204,7 +222,9 @@ icloud_request_capture (const ICloudRequestContext *ctx,
   for (guint i = 0; i < G_N_ELEMENTS (captured_headers); i++)
     {
       const char *value = soup_message_headers_get_one (headers, captured_headers[i].header);
-      if (value != NULL && *value != '\0')
+      /* Stored, and sent back as a header: UTF-8 with no control
+       * character, or not at all. */
+      if (value != NULL && *value != '\0' && icloud_request_header_value_is_clean (value))
         icloud_store_set (ctx->store, captured_headers[i].key, value);
     }
 
@@ -249,28 +269,85 @@ redact_json (JsonNode *node)
     }
 }
 
+/* ICLOUD_DEBUG output: on stderr, whatever G_MESSAGES_DEBUG says, so that
+ * it never mixes with a program's own output (icloud-auth --json). */
+static void
+debug_print (char        direction,
+             const char *text)
+{
+  g_printerr ("icloud-http: %c %s\n", direction, text);
+}
+
 static void
 print_redacted_body (char        direction,
                      const char *data)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonParser) parser = NULL;
+  JsonNode *root = NULL;
   gsize len = strlen (data);
 
   if (len == 0)
     return;
 
-  if (json_parser_load_from_data (parser, data, len, NULL) &&
-      json_parser_get_root (parser) != NULL)
+  /* A parser of its own: redact_json () changes the nodes, which those of
+   * icloud_json_parse () do not allow. Bounded the same way. */
+  if (icloud_json_check_depth (data, len, ICLOUD_JSON_MAX_DEPTH) == ICLOUD_JSON_DEPTH_OK)
     {
-      g_autoptr(JsonNode) root = json_node_copy (json_parser_get_root (parser));
+      parser = json_parser_new ();
+      if (json_parser_load_from_data (parser, data, len, NULL))
+        root = json_parser_get_root (parser);
+    }
+  if (root != NULL)
+    {
       g_autofree char *text = NULL;
 
       redact_json (root);
       text = json_to_string (root, FALSE);
-      g_debug ("%c %s", direction, text);
+      debug_print (direction, text);
     }
   else
-    g_debug ("%c [a body of %" G_GSIZE_FORMAT " bytes that is not JSON, not shown]", direction, len);
+    {
+      g_autofree char *text =
+        g_strdup_printf ("[a body of %" G_GSIZE_FORMAT " bytes that is not JSON, not shown]", len);
+      debug_print (direction, text);
+    }
+}
+
+/* "POST /path?a=1&b=2 HTTP/1.1" → "POST /path?a=[redacted]&b=[redacted] HTTP/1.1":
+ * a query value (clientId, dsid) is as much a secret as a header. */
+static char *
+redact_query (const char *line)
+{
+  const char *query = strchr (line, '?');
+  const char *end;
+  GString *out;
+
+  if (query == NULL)
+    return g_strdup (line);
+  end = strchr (query, ' ');
+  if (end == NULL)
+    end = query + strlen (query);
+
+  out = g_string_new_len (line, query - line + 1);
+  for (const char *p = query + 1; p < end; )
+    {
+      const char *amp = memchr (p, '&', end - p);
+      const char *stop = amp != NULL ? amp : end;
+      const char *eq = memchr (p, '=', stop - p);
+
+      if (eq != NULL)
+        {
+          g_string_append_len (out, p, eq - p + 1);
+          g_string_append (out, "[redacted]");
+        }
+      else
+        g_string_append_len (out, p, stop - p);
+      if (amp != NULL)
+        g_string_append_c (out, '&');
+      p = stop + (amp != NULL ? 1 : 0);
+    }
+  g_string_append (out, end);
+  return g_string_free (out, FALSE);
 }
 
 static void
@@ -295,12 +372,16 @@ redacting_printer (SoupLogger         *logger,
       for (guint i = 0; i < G_N_ELEMENTS (secret_headers); i++)
         if (g_ascii_strcasecmp (name, secret_headers[i]) == 0)
           {
-            g_debug ("%c %s: [redacted]", direction, name);
+            g_autofree char *text = g_strdup_printf ("%s: [redacted]", name);
+            debug_print (direction, text);
             return;
           }
     }
 
-  g_debug ("%c %s", direction, data);
+  {
+    g_autofree char *text = redact_query (data);
+    debug_print (direction, text);
+  }
 }
 
 static SoupLoggerLogLevel

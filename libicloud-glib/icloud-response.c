@@ -10,6 +10,7 @@
 #include "icloud-error-private.h"
 #include "icloud-json-private.h"
 #include "icloud-response-private.h"
+#include "icloud-text-private.h"
 
 /**
  * ICloudResponse:
@@ -144,17 +145,10 @@ icloud_response_get_json (ICloudResponse *self)
       const char *data = g_bytes_get_data (self->body, &len);
 
       self->json_parsed = TRUE;
+      /* Nested deeper than ICLOUD_JSON_MAX_DEPTH: no JSON (the session
+       * refuses such an answer before anyone reads it). */
       if (len > 0 && len <= ICLOUD_RESPONSE_MAX_BODY)
-        {
-          g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-
-          if (json_parser_load_from_data (parser, data, len, NULL))
-            {
-              JsonNode *root = json_parser_get_root (parser);
-              if (root != NULL)
-                self->json = json_node_ref (root);
-            }
-        }
+        self->json = icloud_json_parse (data, len, NULL);
     }
 
   return self->json;
@@ -175,11 +169,12 @@ icloud_response_is_success (ICloudResponse *self)
   return SOUP_STATUS_IS_SUCCESSFUL (self->status);
 }
 
-/* Error codes go into messages, which must be UTF-8. */
+/* Error codes go into messages, which a person reads on a terminal: UTF-8,
+ * no control characters, a sane length. */
 static char *
 valid_utf8_dup (const char *text)
 {
-  return g_utf8_validate (text, -1, NULL) ? g_strdup (text) : NULL;
+  return g_utf8_validate (text, -1, NULL) ? icloud_text_escape (text, -1, ICLOUD_TEXT_MAX_QUOTED) : NULL;
 }
 
 /* Apple's service error code (serviceErrors[0].code, service_errors[0].code,
@@ -289,6 +284,7 @@ icloud_response_check (ICloudResponse  *self,
         {
           /* Name the region to use (protocol §9: "iCloud.com.cn"). */
           const char *region = NULL;
+          g_autofree char *shown = icloud_text_escape (domain, -1, ICLOUD_TEXT_MAX_QUOTED);
 
           if (g_ascii_strcasecmp (domain, "iCloud.com.cn") == 0)
             region = "china-mainland";
@@ -298,11 +294,11 @@ icloud_response_check (ICloudResponse  *self,
           if (region != NULL)
             g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_WRONG_REGION,
                          "This account must sign in through %s: use the region “%s”",
-                         domain, region);
+                         shown, region);
           else
             g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_WRONG_REGION,
                          "This account must sign in through %s: choose the region that serves it",
-                         domain);
+                         shown);
           return FALSE;
         }
     }

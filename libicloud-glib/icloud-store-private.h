@@ -64,8 +64,13 @@ G_DECLARE_FINAL_TYPE (ICloudStore, icloud_store, ICLOUD, STORE, GObject)
 
 /* $XDG_STATE_HOME/icloud-glib (g_get_user_state_dir ()). */
 char          *icloud_store_default_directory (void);
-/* The file base name for an Apple ID (non-word characters removed). */
+/* pyicloud's file base name for an Apple ID (non-word characters removed):
+ * for pyicloud's files, and 0.1.0's own. */
 char          *icloud_store_base_name         (const char   *apple_id);
+/* The base name of this library's files for an Apple ID: a readable stem,
+ * '-', and 16 hex digits of the SHA-256 of the case-folded ID, so that
+ * distinct accounts never share a file. */
+char          *icloud_store_account_name      (const char   *apple_id);
 
 /* @directory NULL → the default. Does no I/O. The file store. */
 ICloudStore   *icloud_store_new               (const char   *directory,

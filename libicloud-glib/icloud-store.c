@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "icloud-store-private.h"
+#include "icloud-json-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,10 @@
 #define MAX_FILE_SIZE     (4 * 1024 * 1024)
 /* Keep `<base>.session.json.corrupt-<time>` well under NAME_MAX. */
 #define MAX_BASE_LEN      160
+/* The readable part of a session file name, and the hex digits of the
+ * SHA-256 of the case-folded Apple ID after it. */
+#define MAX_STEM_LEN      64
+#define ACCOUNT_HASH_LEN  16
 
 struct _ICloudStore
 {
@@ -37,8 +42,9 @@ struct _ICloudStore
 
   char          *directory;
   char          *apple_id;
-  char          *base;
+  char          *base;        /* <readable stem>-<hash of the case-folded ID> */
   char          *file_name;   /* <base>.session.json */
+  char          *legacy_file_name; /* 0.1.0's <pyicloud base>.session.json */
   char          *path;        /* directory/file_name */
   char          *lock_name;   /* <base>.lock */
   ICloudSecretStore secret_store;
@@ -218,6 +224,50 @@ icloud_store_base_name (const char *apple_id)
   return g_string_free (base, FALSE);
 }
 
+/* Apple IDs compare without regard to case: one key for one account. */
+static char *
+fold_apple_id (const char *apple_id)
+{
+  g_autofree char *normal = g_utf8_normalize (apple_id, -1, G_NORMALIZE_DEFAULT);
+
+  return g_utf8_casefold (normal != NULL ? normal : apple_id, -1);
+}
+
+static gboolean
+same_apple_id (const char *a,
+               const char *b)
+{
+  g_autofree char *fa = fold_apple_id (a);
+  g_autofree char *fb = fold_apple_id (b);
+
+  return g_str_equal (fa, fb);
+}
+
+char *
+icloud_store_account_name (const char *apple_id)
+{
+  g_autofree char *folded = NULL;
+  g_autofree char *stem = NULL;
+  g_autofree char *sum = NULL;
+  const char *end;
+
+  g_return_val_if_fail (apple_id != NULL, NULL);
+  g_return_val_if_fail (g_utf8_validate (apple_id, -1, NULL), NULL);
+
+  /* The readable stem is the pyicloud name of the case-folded ID, cut
+   * short; what tells accounts apart is the hash of the whole folded ID
+   * ("user@example.com" and "u.ser@example.com" have one stem). */
+  folded = fold_apple_id (apple_id);
+  stem = icloud_store_base_name (folded);
+  if (strlen (stem) > MAX_STEM_LEN)
+    {
+      end = g_utf8_find_prev_char (stem, stem + MAX_STEM_LEN + 1);
+      stem[end - stem] = '\0';
+    }
+  sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, folded, -1);
+  return g_strdup_printf ("%s-%.*s", stem, ACCOUNT_HASH_LEN, sum);
+}
+
 /* ------------------------------------------------------------------ */
 /* Object                                                               */
 
@@ -240,6 +290,7 @@ icloud_store_finalize (GObject *object)
   g_free (self->apple_id);
   g_free (self->base);
   g_free (self->file_name);
+  g_free (self->legacy_file_name);
   g_free (self->path);
   g_free (self->lock_name);
 
@@ -290,8 +341,12 @@ icloud_store_new_full (const char        *directory,
    * directory itself and not what a symbolic link points to. */
   self->directory = g_canonicalize_filename (dir, NULL);
   self->apple_id = g_strdup (apple_id);
-  self->base = icloud_store_base_name (apple_id);
+  self->base = icloud_store_account_name (apple_id);
   self->file_name = g_strconcat (self->base, SESSION_SUFFIX, NULL);
+  {
+    g_autofree char *legacy = icloud_store_base_name (apple_id);
+    self->legacy_file_name = g_strconcat (legacy, SESSION_SUFFIX, NULL);
+  }
   self->lock_name = g_strconcat (self->base, LOCK_SUFFIX, NULL);
   self->path = g_build_filename (self->directory, self->file_name, NULL);
   self->secret_store = secret_store;
@@ -591,22 +646,31 @@ parse (ICloudStore  *self,
        GSList      **cookies,
        const char  **why)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  JsonNode *root, *node;
+  g_autoptr(JsonNode) root = NULL;
+  JsonNode *node;
   JsonObject *object, *data_object;
   JsonArray *array = NULL;
   g_autoptr(GList) members = NULL;
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gboolean too_deep = FALSE;
 
-  if (!g_utf8_validate (bytes, len, NULL) ||
-      !json_parser_load_from_data (parser, bytes, len, NULL))
+  if (!g_utf8_validate (bytes, len, NULL))
     {
       *why = "not JSON";
       return FALSE;
     }
-
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  root = icloud_json_parse (bytes, len, &too_deep);
+  if (too_deep)
+    {
+      *why = "nested too deep";
+      return FALSE;
+    }
+  if (root == NULL)
+    {
+      *why = "not JSON";
+      return FALSE;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       *why = "not a JSON object";
       return FALSE;
@@ -631,8 +695,8 @@ parse (ICloudStore  *self,
       *why = "no Apple ID";
       return FALSE;
     }
-  if (g_strcmp0 (json_object_get_string_member (object, "apple_id"),
-                 self->apple_id) != 0)
+  if (!same_apple_id (json_object_get_string_member (object, "apple_id"),
+                      self->apple_id))
     {
       *why = "belongs to another Apple ID";
       return FALSE;
@@ -1046,11 +1110,14 @@ set_aside (ICloudStore *self,
     }
 }
 
-/* Reads the whole file; NULL with errno set on error. ENOENT when absent.
- * EFBIG when too large, EINVAL when not a regular file. */
+/* Reads the whole file @name; NULL with errno set on error. ENOENT when
+ * absent, EFBIG when too large, EINVAL when not a regular file (a FIFO is
+ * opened without waiting for a writer, then refused), EPERM when another
+ * user owns it. */
 static char *
 read_file (ICloudStore *self,
            int          dir_fd,
+           const char  *name,
            gsize       *len_out)
 {
   struct stat st;
@@ -1058,7 +1125,7 @@ read_file (ICloudStore *self,
   gsize len = 0;
   int fd;
 
-  fd = openat (dir_fd, self->file_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
   if (fd < 0)
     return NULL;
 
@@ -1075,6 +1142,15 @@ read_file (ICloudStore *self,
     {
       close (fd);
       errno = EINVAL;
+      return NULL;
+    }
+
+  /* In our own 0700 directory, a file of someone else's was put there by
+   * someone with more rights than ours: not ours to trust. */
+  if (st.st_uid != geteuid ())
+    {
+      close (fd);
+      errno = EPERM;
       return NULL;
     }
 
@@ -1117,6 +1193,49 @@ read_file (ICloudStore *self,
   return buf;
 }
 
+/* 0.1.0 named a session file after the Apple ID with its punctuation
+ * removed, so that two accounts could share one name. When this account
+ * has no file under its own name but one under the old name holds this
+ * very Apple ID, it is renamed (the same atomic rename a save ends with)
+ * and its content returned; a file of another account under that name is
+ * left as it is. NULL with errno ENOENT otherwise. */
+static char *
+take_legacy_file (ICloudStore *self,
+                  int          dir_fd,
+                  gsize       *len_out)
+{
+  g_autoptr(GHashTable) data = NULL;
+  GSList *cookies = NULL;
+  const char *why = NULL;
+  gboolean ours;
+  char *bytes;
+  gsize len = 0;
+
+  bytes = read_file (self, dir_fd, self->legacy_file_name, &len);
+  if (bytes == NULL)
+    {
+      errno = ENOENT;
+      return NULL;
+    }
+
+  data = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, wipe_free);
+  ours = parse (self, bytes, len, data, &cookies, &why);
+  g_slist_free_full (cookies, (GDestroyNotify) soup_cookie_free);
+  if (!ours ||
+      renameat (dir_fd, self->legacy_file_name, dir_fd, self->file_name) != 0)
+    {
+      explicit_bzero (bytes, len);
+      g_free (bytes);
+      errno = ENOENT;
+      return NULL;
+    }
+  (void) fsync (dir_fd);
+  g_debug ("Renamed the session file %s to %s", self->legacy_file_name, self->file_name);
+
+  *len_out = len;
+  return bytes;
+}
+
 gboolean
 icloud_store_load (ICloudStore  *self,
                    GError      **error)
@@ -1138,7 +1257,9 @@ icloud_store_load (ICloudStore  *self,
   if (dir_fd < 0)
     return FALSE;
 
-  bytes = read_file (self, dir_fd, &len);
+  bytes = read_file (self, dir_fd, self->file_name, &len);
+  if (bytes == NULL && errno == ENOENT)
+    bytes = take_legacy_file (self, dir_fd, &len);
   if (bytes == NULL)
     {
       int saved_errno = errno;
@@ -1170,6 +1291,10 @@ icloud_store_load (ICloudStore  *self,
       else if (saved_errno == EINVAL)
         g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
                      "The session file %s is not a regular file", self->path);
+      else if (saved_errno == EPERM)
+        g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
+                     "The session file %s belongs to another user; refusing to use it",
+                     self->path);
       else
         set_storage_error (error, saved_errno,
                            "Cannot read the session file %s", self->path);
@@ -1486,7 +1611,7 @@ icloud_store_lock (ICloudStore  *self,
     return FALSE;
 
   fd = openat (dir_fd, self->lock_name,
-               O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+               O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
   if (fd < 0)
     {
       int saved_errno = errno;
@@ -1499,6 +1624,22 @@ icloud_store_lock (ICloudStore  *self,
       return FALSE;
     }
   close (dir_fd);
+
+  {
+    struct stat st;
+
+    if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid ())
+      {
+        g_autofree char *lock_path = g_build_filename (self->directory,
+                                                       self->lock_name, NULL);
+
+        close (fd);
+        g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
+                     "The lock file %s is not a regular file of this user; refusing to use it",
+                     lock_path);
+        return FALSE;
+      }
+  }
 
   while (flock (fd, LOCK_EX | LOCK_NB) != 0)
     {

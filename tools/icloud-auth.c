@@ -29,6 +29,8 @@
 #include <json-glib/json-glib.h>
 #include <icloud-glib/icloud-glib.h>
 
+#include "icloud-text-private.h"
+
 #define PROGRAM_NAME "icloud-auth"
 
 /* Longest password or code line accepted. */
@@ -293,6 +295,12 @@ prompt_line (const char *prompt,
         ret = len > 0 ? PROMPT_OK : PROMPT_EOF;
       else if (c == '\n')
         break;
+      else if (c == '\0')
+        {
+          /* A C string would end here: refuse rather than cut. */
+          ret = PROMPT_ERROR;
+          break;
+        }
       else if (len + 1 < size)
         buf[len++] = c;
       c = '\0';
@@ -350,6 +358,15 @@ read_secret_line (int     fd,
         }
       if (n == 0 || c == '\n')
         break;
+      if (c == '\0')
+        {
+          /* A C string would end here and sign in with a shorter
+           * password than the one given. */
+          explicit_bzero (buf, size);
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                               "The password contains a NUL byte");
+          return FALSE;
+        }
       if (len + 1 >= size)
         {
           explicit_bzero (buf, size);
@@ -431,6 +448,9 @@ exit_status_for_error (const GError *error)
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return ICLOUD_AUTH_EXIT_INTERRUPTED;
+  /* An Apple ID (or other input) the library cannot use. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+    return ICLOUD_AUTH_EXIT_USAGE;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
     return ICLOUD_AUTH_EXIT_PROTOCOL;
   if (error->domain == G_IO_ERROR ||
@@ -503,6 +523,40 @@ print_json (JsonBuilder *builder)
   g_print ("%s\n", text);
 }
 
+static const char *
+nonnull (const char *s)
+{
+  return s != NULL ? s : "";
+}
+
+#define SHOWN_MAX 200
+#define SHOWN_MESSAGE_MAX 1000
+
+/* Text from the server (names, numbers, regions) as it may be shown on a
+ * terminal: control characters escaped, at most SHOWN_MAX characters. The
+ * copies live as long as the process, which is short. */
+
+/* An error message (the library's own, which may quote the server) on one
+ * line. */
+static const char *
+shown_message (const char *message)
+{
+  g_autofree char *escaped = icloud_text_escape (message, -1, SHOWN_MESSAGE_MAX);
+
+  return g_intern_string (escaped);
+}
+
+static const char *
+shown (const char *s)
+{
+  g_autofree char *escaped = NULL;
+
+  if (s == NULL)
+    return "";
+  escaped = icloud_text_escape (s, -1, SHOWN_MAX);
+  return g_intern_string (escaped);
+}
+
 /* Prints @error as "icloud-auth: message" (and a JSON object with --json)
  * and returns the exit status for it. */
 static ICloudAuthExit
@@ -519,7 +573,7 @@ report_error (Cli           *cli,
   if (status == ICLOUD_AUTH_EXIT_INTERRUPTED)
     g_printerr ("%s: interrupted\n", PROGRAM_NAME);
   else
-    g_printerr ("%s: %s\n", PROGRAM_NAME, error->message);
+    g_printerr ("%s: %s\n", PROGRAM_NAME, shown_message (error->message));
   if (retry_after > 0 && strstr (error->message, "retry after") == NULL)
     g_printerr ("%s: retry after %u s\n", PROGRAM_NAME, retry_after);
 
@@ -673,7 +727,7 @@ cli_close_session (Cli           *cli,
   icloud_session_close_async (session, cli->cancellable, on_async_done, cli);
   if (!icloud_session_close_finish (session, cli_wait (cli), &error) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_printerr ("%s: warning: %s\n", PROGRAM_NAME, error->message);
+    g_printerr ("%s: warning: %s\n", PROGRAM_NAME, shown_message (error->message));
 }
 
 /* Signs in without a password, for commands that continue a saved session.
@@ -787,7 +841,7 @@ print_signed_in (Cli           *cli,
   if (opt_json)
     print_state_json (cli, session, "authenticated");
   else if (name != NULL && *name != '\0' && g_strcmp0 (name, cli->apple_id) != 0)
-    g_print ("Signed in as %s (%s)\n", name, cli->apple_id);
+    g_print ("Signed in as %s (%s)\n", shown (name), cli->apple_id);
   else
     g_print ("Signed in as %s\n", cli->apple_id);
 }
@@ -807,7 +861,7 @@ cli_trust (Cli           *cli,
   icloud_session_trust_session_async (session, cli->cancellable, on_async_done, cli);
   if (!icloud_session_trust_session_finish (session, cli_wait (cli), &error))
     g_printerr ("%s: warning: this session could not be made trusted: %s\n",
-                PROGRAM_NAME, error->message);
+                PROGRAM_NAME, shown_message (error->message));
 }
 
 static GListModel *
@@ -863,12 +917,6 @@ find_device (GListModel *devices,
   return NULL;
 }
 
-static const char *
-nonnull (const char *s)
-{
-  return s != NULL ? s : "";
-}
-
 static void
 print_phones (GListModel *phones)
 {
@@ -907,9 +955,9 @@ print_phones (GListModel *phones)
       g_autoptr(ICloudTrustedPhone) phone = g_list_model_get_item (phones, i);
 
       g_print ("%-6s %-20s %s\n",
-               nonnull (icloud_trusted_phone_get_id (phone)),
-               nonnull (icloud_trusted_phone_get_obfuscated_number (phone)),
-               nonnull (icloud_trusted_phone_get_push_mode (phone)));
+               shown (icloud_trusted_phone_get_id (phone)),
+               shown (icloud_trusted_phone_get_obfuscated_number (phone)),
+               shown (icloud_trusted_phone_get_push_mode (phone)));
     }
 }
 
@@ -954,11 +1002,11 @@ print_devices (GListModel *devices)
       const char *number = icloud_trusted_device_get_phone_number (device);
 
       g_print ("%-6s %-16s %s%s%s\n",
-               nonnull (icloud_trusted_device_get_id (device)),
-               nonnull (icloud_trusted_device_get_device_type (device)),
-               nonnull (icloud_trusted_device_get_area_code (device)),
+               shown (icloud_trusted_device_get_id (device)),
+               shown (icloud_trusted_device_get_device_type (device)),
+               shown (icloud_trusted_device_get_area_code (device)),
                number != NULL && *number != '\0' ? " " : "",
-               nonnull (number));
+               shown (number));
     }
 }
 
@@ -1027,7 +1075,7 @@ interactive_validate (Cli                 *cli,
       if (!g_error_matches (error, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE) ||
           attempt >= CODE_ATTEMPTS)
         return report_error (cli, session, error);
-      g_printerr ("%s: %s; try again\n", PROGRAM_NAME, error->message);
+      g_printerr ("%s: %s; try again\n", PROGRAM_NAME, shown_message (error->message));
     }
 }
 
@@ -1047,7 +1095,7 @@ interactive_2fa (Cli           *cli,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return ICLOUD_AUTH_EXIT_INTERRUPTED;
       /* Not fatal: the push to trusted devices does not need the list. */
-      g_printerr ("%s: warning: %s\n", PROGRAM_NAME, error->message);
+      g_printerr ("%s: warning: %s\n", PROGRAM_NAME, shown_message (error->message));
       g_clear_error (&error);
     }
   else if (g_list_model_get_n_items (phones) > 0)
@@ -1057,8 +1105,8 @@ interactive_2fa (Cli           *cli,
         {
           g_autoptr(ICloudTrustedPhone) p = g_list_model_get_item (phones, i);
 
-          g_printerr ("  %-6s %s\n", nonnull (icloud_trusted_phone_get_id (p)),
-                      nonnull (icloud_trusted_phone_get_obfuscated_number (p)));
+          g_printerr ("  %-6s %s\n", shown (icloud_trusted_phone_get_id (p)),
+                      shown (icloud_trusted_phone_get_obfuscated_number (p)));
         }
     }
 
@@ -1090,11 +1138,11 @@ interactive_2fa (Cli           *cli,
         return ICLOUD_AUTH_EXIT_INTERRUPTED;
       /* A code may already be on screen: still ask for it. */
       g_printerr ("%s: warning: the code could not be requested: %s\n",
-                  PROGRAM_NAME, error->message);
+                  PROGRAM_NAME, shown_message (error->message));
     }
   else if (phone != NULL)
     g_printerr ("A code was sent to %s.\n",
-                nonnull (icloud_trusted_phone_get_obfuscated_number (phone)));
+                shown (icloud_trusted_phone_get_obfuscated_number (phone)));
   else
     g_printerr ("A code was sent to your trusted devices.\n");
 
@@ -1130,9 +1178,9 @@ interactive_2sa (Cli           *cli,
     {
       g_autoptr(ICloudTrustedDevice) d = g_list_model_get_item (devices, i);
 
-      g_printerr ("  %-6s %s %s\n", nonnull (icloud_trusted_device_get_id (d)),
-                  nonnull (icloud_trusted_device_get_device_type (d)),
-                  nonnull (icloud_trusted_device_get_phone_number (d)));
+      g_printerr ("  %-6s %s %s\n", shown (icloud_trusted_device_get_id (d)),
+                  shown (icloud_trusted_device_get_device_type (d)),
+                  shown (icloud_trusted_device_get_phone_number (d)));
     }
 
   while (device == NULL)
@@ -1188,7 +1236,7 @@ get_password (Cli *cli)
       if (!read_secret_line (fd, cli->password, sizeof cli->password, &error))
         {
           close (fd);
-          g_printerr ("%s: %s\n", PROGRAM_NAME, error->message);
+          g_printerr ("%s: %s\n", PROGRAM_NAME, shown_message (error->message));
           return ICLOUD_AUTH_EXIT_USAGE;
         }
       close (fd);
@@ -1197,7 +1245,7 @@ get_password (Cli *cli)
     {
       if (!read_secret_line (STDIN_FILENO, cli->password, sizeof cli->password, &error))
         {
-          g_printerr ("%s: %s\n", PROGRAM_NAME, error->message);
+          g_printerr ("%s: %s\n", PROGRAM_NAME, shown_message (error->message));
           return ICLOUD_AUTH_EXIT_USAGE;
         }
     }
@@ -1344,10 +1392,10 @@ cmd_status (Cli  *cli,
       g_print ("Apple ID: %s\n", cli->apple_id);
       g_print ("State: %s\n", state_nick (state));
       if (name != NULL && *name != '\0')
-        g_print ("Account: %s\n", name);
+        g_print ("Account: %s\n", shown (name));
       g_print ("Trusted: %s\n",
                icloud_session_get_is_trusted_session (session) ? "yes" : "no");
-      g_print ("Region: %s\n", nonnull (icloud_session_get_region (session)));
+      g_print ("Region: %s\n", shown (icloud_session_get_region (session)));
       print_challenge_hint (cli, state);
     }
 
@@ -1379,7 +1427,7 @@ cmd_logout (Cli  *cli,
           status == ICLOUD_AUTH_EXIT_NO_PLUGIN)
         return report_error (cli, session, error);
       if (!error_is_signed_out (error))
-        g_printerr ("%s: warning: %s\n", PROGRAM_NAME, error->message);
+        g_printerr ("%s: warning: %s\n", PROGRAM_NAME, shown_message (error->message));
       g_clear_error (&error);
       g_clear_object (&session);
       session = cli_new_session (cli, FALSE);
@@ -1502,7 +1550,7 @@ cmd_request_code (Cli  *cli,
 
   if (phone != NULL)
     g_print ("A code was sent to %s. Run “%s verify CODE”.\n",
-             nonnull (icloud_trusted_phone_get_obfuscated_number (phone)), PROGRAM_NAME);
+             shown (icloud_trusted_phone_get_obfuscated_number (phone)), PROGRAM_NAME);
   else
     g_print ("A code was sent to your trusted devices. Run “%s verify CODE”.\n",
              PROGRAM_NAME);
@@ -1858,6 +1906,54 @@ done:
   return status;
 }
 
+/* Everything the program prints goes through here: whatever a server or
+ * an environment variable put into a string, the terminal gets no control
+ * character but the newlines and tabs of the program's own formats
+ * (escaped as \uXXXX, which is also what JSON would say), and no byte that
+ * is not UTF-8. */
+static void
+write_clean (FILE       *stream,
+             const char *text)
+{
+  g_autoptr(GString) out = g_string_sized_new (strlen (text));
+  const char *end = text + strlen (text);
+
+  for (const char *p = text; p < end; )
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append (out, "\uFFFD");
+          p++;
+          continue;
+        }
+      if (c != '\n' && c != '\t' &&
+          (g_unichar_type (c) == G_UNICODE_CONTROL ||
+           g_unichar_type (c) == G_UNICODE_FORMAT ||
+           g_unichar_type (c) == G_UNICODE_LINE_SEPARATOR ||
+           g_unichar_type (c) == G_UNICODE_PARAGRAPH_SEPARATOR))
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+      p = g_utf8_next_char (p);
+    }
+  fputs (out->str, stream);
+  fflush (stream);
+}
+
+static void
+print_clean (const char *text)
+{
+  write_clean (stdout, text);
+}
+
+static void
+printerr_clean (const char *text)
+{
+  write_clean (stderr, text);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1866,6 +1962,8 @@ main (int    argc,
 
   setlocale (LC_ALL, "");
   g_set_prgname (PROGRAM_NAME);
+  g_set_print_handler (print_clean);
+  g_set_printerr_handler (printerr_clean);
 
   status = run (argc, argv);
   free_options ();

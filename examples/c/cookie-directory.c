@@ -6,8 +6,9 @@
  *
  * Here it is the "cookie-directory" property (default:
  * $XDG_STATE_HOME/icloud-glib). The directory is made 0700; the session is
- * one 0600 file, <apple id without punctuation>.session.json. The next
- * session with the same directory signs in from it, without a password.
+ * one 0600 file, <apple id without punctuation>-<16 hex digits of the
+ * SHA-256 of the case-folded Apple ID>.session.json. The next session with
+ * the same directory signs in from it, without a password.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -49,7 +50,7 @@ closed_cb (GObject      *source,
 {
   App *app = user_data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *file = g_build_filename (app->directory, "userexamplecom.session.json", NULL);
+  g_autofree char *file = g_build_filename (app->directory, "userexamplecom-b4c9a289323b21a0.session.json", NULL);
   g_autofree char *default_dir = g_build_filename (g_get_user_state_dir (), "icloud-glib", NULL);
   struct stat st;
 

@@ -5,9 +5,10 @@
 //     api = await AsyncPyiCloudService.create(id, pw, cookie_directory='/path/to/cookies')
 //
 // Here: cookie_directory (default: $XDG_STATE_HOME/icloud-glib). The
-// directory is made 0700; the session is one 0600 file,
-// <apple id without punctuation>.session.json, and the next session with the
-// same directory signs in from it without a password.
+// directory is made 0700; the session is one 0600 file, <apple id without
+// punctuation>-<16 hex digits of the SHA-256 of the case-folded Apple
+// ID>.session.json, and the next session with the same directory signs in
+// from it without a password.
 //
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -37,7 +38,7 @@ runMain(async () => {
     check(api.cookie_directory === directory, 'cookie_directory');
     await api.close_async(null);
 
-    const path = GLib.build_filenamev([directory, 'userexamplecom.session.json']);
+    const path = GLib.build_filenamev([directory, 'userexamplecom-b4c9a289323b21a0.session.json']);
     check(mode(directory) === 0o700, 'directory 0700');
     check(mode(path) === 0o600, 'file 0600');
     check(!GLib.file_test(GLib.build_filenamev([fake.stateDir, 'icloud-glib']),

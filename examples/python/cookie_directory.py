@@ -6,8 +6,11 @@
 #     async with await AsyncPyiCloudService.create(
 #         'jappleseed@apple.com', 'password', cookie_directory='/path/to/cookies') as api: ...
 #
-# The directory is made 0700, the session file 0600 (the default directory
-# is $XDG_STATE_HOME/icloud-glib).
+# The directory is made 0700; the session is one 0600 file, <apple id without
+# punctuation>-<16 hex digits of the SHA-256 of the case-folded Apple
+# ID>.session.json (the default directory is $XDG_STATE_HOME/icloud-glib),
+# and the next session with the same directory signs in from it without a
+# password.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -30,7 +33,7 @@ async def main():
                                                  endpoint_base=fake.base_uri):
         pass
 
-    path = os.path.join(directory, 'userexamplecom.session.json')
+    path = os.path.join(directory, 'userexamplecom-b4c9a289323b21a0.session.json')
     check(stat.S_IMODE(os.stat(directory).st_mode) == 0o700, 'directory 0700')
     check(stat.S_IMODE(os.stat(path).st_mode) == 0o600, 'file 0600')
     check(not os.path.exists(os.path.join(os.environ['XDG_STATE_HOME'], 'icloud-glib')),

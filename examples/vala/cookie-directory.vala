@@ -5,9 +5,10 @@
  *     api = await AsyncPyiCloudService.create(id, pw, cookie_directory='/path/to/cookies')
  *
  * Here: "cookie-directory" (default: $XDG_STATE_HOME/icloud-glib). The
- * directory is made 0700; the session is one 0600 file,
- * <apple id without punctuation>.session.json, and the next session with the
- * same directory signs in from it without a password.
+ * directory is made 0700; the session is one 0600 file, <apple id without
+ * punctuation>-<16 hex digits of the SHA-256 of the case-folded Apple
+ * ID>.session.json, and the next session with the same directory signs in
+ * from it without a password.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -32,7 +33,7 @@ async void run (FakeICloud fake) throws Error {
   check (api.cookie_directory == directory, "cookie-directory");
   yield api.close_async (null);
 
-  var path = Path.build_filename (directory, "userexamplecom.session.json");
+  var path = Path.build_filename (directory, "userexamplecom-b4c9a289323b21a0.session.json");
   check (mode (directory) == 0700, "directory 0700");
   check (mode (path) == 0600, "file 0600");
   check (!FileUtils.test (Path.build_filename (fake.state_dir, "icloud-glib"), FileTest.EXISTS),

@@ -23,6 +23,7 @@
 #include <icloud-glib/icloud-plugin.h>
 
 #include "icloud-hsa2-options.h"
+#include "icloud-text-private.h"
 
 /* Keys of the saved session owned by this method. */
 #define DATA_PHONE_ID      "hsa2_phone_id"       /* a code was sent by SMS to this phone */
@@ -295,13 +296,15 @@ return_if_security_keys (GTask         *task,
                          ICloudSession *session)
 {
   const char *keys = icloud_session_lookup_data (session, DATA_SECURITY_KEYS);
+  g_autofree char *shown = NULL;
 
   if (keys == NULL && icloud_session_get_state (session) != ICLOUD_AUTH_STATE_NEEDS_SECURITY_KEY)
     return FALSE;
 
+  shown = icloud_text_escape (keys != NULL ? keys : "a security key", -1, ICLOUD_TEXT_MAX_QUOTED);
   g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_SECURITY_KEY_REQUIRED,
                            "This account is protected by security keys (%s); sign in with one on icloud.com",
-                           keys != NULL ? keys : "a security key");
+                           shown);
   return TRUE;
 }
 

@@ -15,6 +15,7 @@
 #include <icloud-glib/icloud-glib.h>
 
 #include "icloud-hsa2-options.h"
+#include "icloud-json-private.h"
 
 /* ------------------------------------------------------------------------ */
 /* JSON helpers */
@@ -63,12 +64,10 @@ parse_boot_args (GBytes *body)
 
       if (g_strstr_len (p, tag_end - p, "boot_args") != NULL)
         {
-          g_autoptr(JsonParser) parser = json_parser_new ();
+          g_autoptr(JsonNode) root = icloud_json_parse (content, close - content, NULL);
 
-          if (json_parser_load_from_data (parser, content, close - content, NULL) &&
-              json_parser_get_root (parser) != NULL &&
-              JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-            return json_node_ref (json_parser_get_root (parser));
+          if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+            return g_steal_pointer (&root);
         }
       p = close;
     }
@@ -254,11 +253,7 @@ icloud_hsa2_options_parse (GBytes *body)
   /* As icloud_response_get_json () does. */
   if (len > 0 && len <= ICLOUD_HSA2_OPTIONS_MAX_JSON)
     {
-      g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-
-      if (json_parser_load_from_data (parser, data, len, NULL) &&
-          json_parser_get_root (parser) != NULL)
-        json = json_node_ref (json_parser_get_root (parser));
+      json = icloud_json_parse (data, len, NULL);
     }
 
   return icloud_hsa2_options_parse_document (body, json);

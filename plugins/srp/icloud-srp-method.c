@@ -16,6 +16,11 @@
 
 #include "icloud-crypto-private.h"
 #include "icloud-srp-private.h"
+#include "icloud-text-private.h"
+
+/* The PBKDF2 iteration counts a server may ask for. */
+#define ICLOUD_SRP_MIN_ITERATIONS 1000
+#define ICLOUD_SRP_MAX_ITERATIONS 10000000
 
 #define ICLOUD_TYPE_SRP_METHOD (icloud_srp_method_get_type ())
 G_DECLARE_FINAL_TYPE (ICloudSrpMethod, icloud_srp_method, ICLOUD, SRP_METHOD, ICloudAuthMethod)
@@ -457,14 +462,20 @@ init_cb (GObject      *source,
 
   if (!icloud_srp_protocol_from_string (protocol, &data->protocol))
     {
+      g_autofree char *shown = icloud_text_escape (protocol, -1, ICLOUD_TEXT_MAX_QUOTED);
+
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
                                "Apple asked for the password protocol “%s”, which is not supported",
-                               protocol);
+                               shown);
       return;
     }
 
+  /* Fewer than ICLOUD_SRP_MIN_ITERATIONS would let a hostile server that
+   * sees M1 guess the password offline cheaply (Apple asks for ~20,000);
+   * more than ICLOUD_SRP_MAX_ITERATIONS would keep a core busy for
+   * minutes. */
   iterations = json_node_get_int (iteration);
-  if (iterations < 1 || iterations > 10000000)
+  if (iterations < ICLOUD_SRP_MIN_ITERATIONS || iterations > ICLOUD_SRP_MAX_ITERATIONS)
     {
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
                                "Apple asked for %" G_GINT64_FORMAT " PBKDF2 iterations", iterations);

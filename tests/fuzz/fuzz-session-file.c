@@ -22,9 +22,9 @@
 #include "fuzz-common.h"
 
 #define APPLE_ID  "jdoe@example.com"
-#define FILE_NAME "jdoeexamplecom.session.json"
 
 static char *fuzz_dir;
+static char *file_name;   /* the store's name for APPLE_ID */
 
 static void
 empty_dir (void)
@@ -74,7 +74,7 @@ count_corrupt (void)
   guint n = 0;
 
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    if (g_str_has_prefix (name, FILE_NAME ".corrupt-"))
+    if (g_str_has_prefix (name, file_name) && strstr (name, ".corrupt-") != NULL)
       n++;
   return n;
 }
@@ -125,7 +125,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
 
   fuzz_init_once ();
   setup_dir ();
-  path = g_build_filename (fuzz_dir, FILE_NAME, NULL);
+  if (file_name == NULL)
+    {
+      g_autofree char *base = icloud_store_account_name (APPLE_ID);
+      file_name = g_strconcat (base, ".session.json", NULL);
+    }
+  path = g_build_filename (fuzz_dir, file_name, NULL);
   FUZZ_CHECK (g_file_set_contents_full (path, (const char *) data, size,
                                         G_FILE_SET_CONTENTS_NONE, 0600, NULL));
 

@@ -134,6 +134,9 @@ typedef enum {
   MOCK_FAULT_OVERSIZE,
   MOCK_FAULT_DROP,
   MOCK_FAULT_SLOW,
+  MOCK_FAULT_REDIRECT,
+  MOCK_FAULT_DEEP_JSON,
+  MOCK_FAULT_HOSTILE_TEXT,
 } MockFaultKind;
 
 typedef struct {
@@ -187,6 +190,7 @@ struct _ICloudMockServer
   GHashTable   *aasp_tokens;     /* aasp → MockAuthSession */
   GPtrArray    *log;             /* MockLogEntry */
   GPtrArray    *faults;          /* MockFault */
+  char         *redirect_target; /* the "redirect" fault's Location */
   guint         isolation_violations;
   guint         handshake_counter;
 };

@@ -60,6 +60,9 @@ G_DEFINE_FINAL_TYPE (ICloudMockServer, icloud_mock_server, G_TYPE_OBJECT)
 
 #define JSON_TYPE "application/json;charset=UTF-8"
 #define OVERSIZE_BYTES (16u * 1024u * 1024u)
+#define DEEP_JSON_LEVELS 100000u
+/* The discard port of loopback: nothing there answers. */
+#define DEFAULT_REDIRECT_TARGET "http://127.0.0.1:9/stolen"
 
 /* ------------------------------------------------------------------------ */
 /* log and faults */
@@ -100,6 +103,9 @@ static const struct {
   { ICLOUD_MOCK_FAULT_OVERSIZE, MOCK_FAULT_OVERSIZE },
   { ICLOUD_MOCK_FAULT_DROP, MOCK_FAULT_DROP },
   { ICLOUD_MOCK_FAULT_SLOW, MOCK_FAULT_SLOW },
+  { ICLOUD_MOCK_FAULT_REDIRECT, MOCK_FAULT_REDIRECT },
+  { ICLOUD_MOCK_FAULT_DEEP_JSON, MOCK_FAULT_DEEP_JSON },
+  { ICLOUD_MOCK_FAULT_HOSTILE_TEXT, MOCK_FAULT_HOSTILE_TEXT },
 };
 
 static gboolean
@@ -225,6 +231,50 @@ reply_fault (MockRequest *r,
         soup_server_message_set_status (r->msg, SOUP_STATUS_OK, NULL);
         soup_server_message_set_response (r->msg, JSON_TYPE, SOUP_MEMORY_TAKE,
                                           big, OVERSIZE_BYTES);
+      }
+      break;
+    case MOCK_FAULT_REDIRECT:
+      soup_message_headers_replace (headers, "Location",
+                                    r->self->redirect_target != NULL
+                                    ? r->self->redirect_target : DEFAULT_REDIRECT_TARGET);
+      mock_reply_text (r, SOUP_STATUS_FOUND, "text/html;charset=UTF-8",
+                       "<html><body>Moved</body></html>\n");
+      break;
+    case MOCK_FAULT_DEEP_JSON:
+      {
+        gsize n = DEEP_JSON_LEVELS;
+        char *deep = g_malloc (2 * n);
+
+        memset (deep, '[', n);
+        memset (deep + n, ']', n);
+        soup_server_message_set_status (r->msg, SOUP_STATUS_OK, NULL);
+        soup_server_message_set_response (r->msg, JSON_TYPE, SOUP_MEMORY_TAKE, deep, 2 * n);
+      }
+      break;
+    case MOCK_FAULT_HOSTILE_TEXT:
+      {
+        /* ESC ] 0 ; title BEL (sets the window title), ESC [ 2 J (clears
+         * the screen), a newline that fakes a line of the client's own,
+         * a bidi override, C1 CSI, then 500 KB. */
+        g_autoptr(GString) text = g_string_new ("\x1b]0;owned\x07\x1b[2J\x1b[31m-20101\n"
+                                                "icloud-auth: signed in\u202e" "\xc2\x9b" "31m");
+        g_autoptr(JsonBuilder) b = json_builder_new ();
+        g_autofree char *message = g_strdup (text->str);
+
+        for (guint i = 0; i < 500 * 1024 / 16; i++)
+          g_string_append (text, "AAAAAAAAAAAAAAA\n");
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "serviceErrors");
+        json_builder_begin_array (b);
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "code");
+        json_builder_add_string_value (b, text->str);
+        json_builder_set_member_name (b, "message");
+        json_builder_add_string_value (b, message);
+        json_builder_end_object (b);
+        json_builder_end_array (b);
+        json_builder_end_object (b);
+        mock_reply_json (r, SOUP_STATUS_BAD_REQUEST, json_builder_get_root (b));
       }
       break;
     case MOCK_FAULT_DROP:
@@ -516,6 +566,12 @@ handle_control (MockRequest *r)
         }
       add_fault (self, json_object_get_string_member_with_default (body, "path", NULL),
                  kind, count, retry_after, delay_ms);
+      if (json_object_has_member (body, "location"))
+        {
+          g_free (self->redirect_target);
+          self->redirect_target =
+            g_strdup (json_object_get_string_member_with_default (body, "location", NULL));
+        }
       control_ok (r);
     }
   else if ((post || g_str_equal (r->method, "DELETE")) && g_str_equal (what, "faults/clear"))
@@ -810,6 +866,7 @@ icloud_mock_server_finalize (GObject *object)
   g_hash_table_unref (self->accounts);
   g_ptr_array_unref (self->log);
   g_ptr_array_unref (self->faults);
+  g_free (self->redirect_target);
   g_free (self->base_uri);
   g_clear_object (&self->tls_certificate);
   g_free (self->tls_certificate_file);
@@ -1263,7 +1320,7 @@ icloud_mock_server_count_codes_sent (ICloudMockServer *self,
  * @fault: one of the `ICLOUD_MOCK_FAULT_*` names: `"503"`, `"429"`, `"421"`,
  *   `"450"`, `"500"`, `"access-denied"`, `"malformed"`, `"truncated"`,
  *   `"wrong-content-type"`, `"missing-fields"`, `"oversize"`, `"drop"`,
- *   `"slow"`
+ *   `"slow"`, `"redirect"`, `"deep-json"`, `"hostile-text"`
  * @count: how many of the next matching requests get the fault
  * @retry_after: seconds for the `Retry-After` header of `"503"` and `"429"`
  *   (0: no header)
@@ -1288,6 +1345,29 @@ icloud_mock_server_inject_fault_full (ICloudMockServer *self,
 
   g_mutex_lock (&self->lock);
   add_fault (self, path, kind, count, retry_after, delay_ms);
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * icloud_mock_server_set_redirect_target:
+ * @self: a [class@ICloudMock.Server]
+ * @uri: (nullable): where the `"redirect"` fault points, or %NULL for
+ *   `http://127.0.0.1:9/stolen`
+ *
+ * Sets the `Location` of the [const@ICloudMock.FAULT_REDIRECT] fault. A
+ * test points it at a server of its own to see that nothing ever arrives
+ * there. Over the control API, the fault's `"location"` member does the
+ * same.
+ */
+void
+icloud_mock_server_set_redirect_target (ICloudMockServer *self,
+                                        const char       *uri)
+{
+  g_return_if_fail (ICLOUD_MOCK_IS_SERVER (self));
+
+  g_mutex_lock (&self->lock);
+  g_free (self->redirect_target);
+  self->redirect_target = g_strdup (uri);
   g_mutex_unlock (&self->lock);
 }
 

@@ -96,6 +96,29 @@ G_DECLARE_FINAL_TYPE (ICloudMockServer, icloud_mock_server, ICLOUD_MOCK, SERVER,
  */
 #define ICLOUD_MOCK_FAULT_SLOW "slow"
 
+/**
+ * ICLOUD_MOCK_FAULT_REDIRECT:
+ *
+ * Fault name: answer `302 Found` with a `Location` on another origin (see
+ * [method@ICloudMock.Server.set_redirect_target]), the way a hostile server
+ * or proxy would try to carry a client's cookies and body elsewhere.
+ */
+#define ICLOUD_MOCK_FAULT_REDIRECT "redirect"
+/**
+ * ICLOUD_MOCK_FAULT_DEEP_JSON:
+ *
+ * Fault name: answer `200` with a JSON array nested 100,000 levels deep
+ * (200 KB), which overflows the stack of a recursive parser.
+ */
+#define ICLOUD_MOCK_FAULT_DEEP_JSON "deep-json"
+/**
+ * ICLOUD_MOCK_FAULT_HOSTILE_TEXT:
+ *
+ * Fault name: answer `400` with a `serviceErrors` code and message made of
+ * terminal escape sequences, newlines and 500 KB of text.
+ */
+#define ICLOUD_MOCK_FAULT_HOSTILE_TEXT "hostile-text"
+
 ICloudMockServer *icloud_mock_server_new                   (void);
 
 gboolean          icloud_mock_server_load_accounts         (ICloudMockServer *self,
@@ -145,6 +168,8 @@ void              icloud_mock_server_inject_fault_full     (ICloudMockServer *se
                                                             guint             retry_after,
                                                             guint             delay_ms);
 void              icloud_mock_server_clear_faults          (ICloudMockServer *self);
+void              icloud_mock_server_set_redirect_target   (ICloudMockServer *self,
+                                                            const char       *uri);
 
 void              icloud_mock_server_revoke_trust          (ICloudMockServer *self,
                                                             const char       *apple_id);

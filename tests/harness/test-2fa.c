@@ -6,11 +6,13 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <icloud-glib/icloud-glib.h>
 
 #include "icloud-mock-server.h"
+#include "test-names.h"
 
 #define AUTH "/appleauth/auth"
 #define PATH_OPTIONS       AUTH
@@ -208,13 +210,12 @@ assert_trusted (ICloudSession *session)
 
 static char *
 session_data (const char *dir,
-              const char *base,
+              const char *apple_id,
               const char *key)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *name = g_strconcat (base, ".session.json", NULL);
-  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *path = test_account_file (dir, apple_id, ".session.json");
   JsonObject *data;
 
   json_parser_load_from_file (parser, path, &error);
@@ -934,6 +935,15 @@ capture_writer (GLogLevelFlags   level,
   return G_LOG_WRITER_HANDLED;
 }
 
+/* ICLOUD_DEBUG's lines ("icloud-http: …") go to g_printerr (): captured
+ * too, and still written to stderr. */
+static void
+capture_printerr (const char *string)
+{
+  g_string_append (captured_log, string);
+  fputs (string, stderr);
+}
+
 static void
 assert_not_logged (const char *secret)
 {
@@ -964,10 +974,12 @@ test_secrets_not_logged (Fixture       *fixture,
       g_autofree char *step_trust = NULL;
 
       /* Everything logged goes to capture_writer (debug messages included),
-       * with libsoup's headers; this process has its own fake server. The
-       * parent's environment is left alone, so its TAP output stays clean. */
+       * and libsoup's headers, printed by ICLOUD_DEBUG, to capture_printerr;
+       * this process has its own fake server. The parent's environment is
+       * left alone, so its TAP output stays clean. */
       captured_log = g_string_new (NULL);
       g_log_set_writer_func (capture_writer, NULL, NULL);
+      g_set_printerr_handler (capture_printerr);
       g_log_set_debug_enabled (TRUE);
       g_setenv ("ICLOUD_DEBUG", "http", TRUE);
 
@@ -1008,20 +1020,24 @@ test_secrets_not_logged (Fixture       *fixture,
       assert_trusted (two_step);
 
       /* The log was really captured, with the requests and the headers. */
+      g_assert_nonnull (strstr (captured_log->str, "icloud-http: > PUT /appleauth/auth/verify/phone "));
       g_assert_nonnull (strstr (captured_log->str, "/verify/phone/securitycode"));
       g_assert_nonnull (strstr (captured_log->str, "/validateVerificationCode"));
       g_assert_nonnull (strstr (captured_log->str, "/2sv/trust"));
       g_assert_nonnull (strstr (captured_log->str, "[redacted]"));
+      g_assert_nonnull (strstr (captured_log->str, "&clientId=[redacted]&"));
 
       assert_not_logged (push_code);
       assert_not_logged (sms_code);
       assert_not_logged (sms_wrong);
       assert_not_logged (step_code);
       assert_not_logged (step_wrong);
+      /* A query value is redacted like a header. */
+      assert_not_logged (icloud_session_get_client_id (two_step));
 
       /* Nor the trust tokens Apple gave. */
-      trust = session_data (fixture->dir, "2faexamplecom", "trust_token");
-      step_trust = session_data (fixture->dir, "2saexamplecom", "trust_token");
+      trust = session_data (fixture->dir, ID_2FA, "trust_token");
+      step_trust = session_data (fixture->dir, ID_2SA, "trust_token");
       assert_not_logged (trust);
       assert_not_logged (step_trust);
 

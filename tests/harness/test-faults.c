@@ -73,6 +73,9 @@ typedef enum {
   F_OVERSIZE,
   F_DROP,
   F_SLOW,
+  F_REDIRECT,
+  F_DEEP,
+  F_HOSTILE,
   N_FAULTS
 } FaultId;
 
@@ -115,6 +118,15 @@ static const Fault faults[N_FAULTS] = {
                      "the connection is closed without an answer" },
   [F_SLOW]       = { "slow", "slow", ICLOUD_MOCK_FAULT_SLOW, 1, 0, SLOW_DELAY_MS,
                      "the answer comes after 3 s; the session's `timeout` is 1 s" },
+  [F_REDIRECT]   = { "redirect", "302 elsewhere", ICLOUD_MOCK_FAULT_REDIRECT, 1, 0, 0,
+                     "`302 Found` to another origin over plain http (a catcher on loopback that "
+                     "must receive nothing: no cookie, header or body is ever sent there)" },
+  [F_DEEP]       = { "deep-json", "deep JSON", ICLOUD_MOCK_FAULT_DEEP_JSON, 1, 0, 0,
+                     "`200` with `[` × 100,000 then `]` × 100,000 (refused before parsing: "
+                     "the bound is 64 levels)" },
+  [F_HOSTILE]    = { "hostile-text", "control chars", ICLOUD_MOCK_FAULT_HOSTILE_TEXT, 1, 0, 0,
+                     "`400` whose `serviceErrors` code and message hold terminal escapes, "
+                     "newlines and 500 KB (the error message quotes at most 80 escaped characters)" },
 };
 
 /* ------------------------------------------------------------------------ */
@@ -641,68 +653,68 @@ typedef struct {
  *    while validate_2fa_code returned TRUE.
  */
 static const Row rows[] = {
-  /*                                                                  503  429  403d 421  421x2 450   500   malf  trunc type  miss  16MiB drop  slow */
+  /* 503  429  403d 421  421x2 450  500  malf trunc type miss 16MiB drop slow 302 deep ctrl */
   { "srp-init", "Password sign-in (SRP)", "POST signin/init", ID_PW, P_AUTH "/signin/init",
     setup_nothing, run_sign_in_pw, retry_sign_in_pw, S_IN, S_OUT, S_OUT, S_OUT,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
   { "srp-complete", "Password sign-in (SRP)", "POST signin/complete", ID_PW, P_AUTH "/signin/complete",
     setup_nothing, run_sign_in_pw, retry_sign_in_pw, S_IN, S_OUT, S_OUT, S_OUT,
-    {                                                                 THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
   { "srp-account-login", "Password sign-in (SRP)", "POST accountLogin", ID_PW, P_SETUP "/accountLogin",
     setup_nothing, run_sign_in_pw, retry_sign_in_pw, S_IN, S_OUT, S_IN, S_IN,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
 
   { "restore-validate", "Restore (saved session, no password)", "POST validate", ID_PW, P_SETUP "/validate",
     setup_saved, run_restore, retry_restore, S_IN, S_OUT, S_IN, S_IN,
-    {                                                                 THR, THR, THR, OK,  OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   NET,  TIME } },
+    { THR, THR, THR, OK, OK, OK, OK, OK, OK, OK, OK, OK, NET, TIME, OK, OK, OK } },
   { "restore-account-login", "Restore (saved session, no password)", "POST accountLogin (after validate failed)", ID_PW, P_SETUP "/accountLogin",
     setup_saved_web_session_expired, run_restore, retry_restore, S_IN, S_OUT, S_IN, S_OUT,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
 
   { "2fa-options", "2FA push", "GET auth options (at sign-in)", ID_2FA, P_AUTH,
     setup_nothing, run_sign_in_2fa, retry_sign_in_2fa, S_2FA, S_OUT, S_2FA, S_2FA,
-    {                                                                 OK,  OK,  OK,  OK,  OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK, NET, TIME } },
+    { OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, NET, TIME, OK, OK, OK } },
   { "2fa-push", "2FA push", "GET verify/trusteddevice", ID_2FA, P_AUTH "/verify/trusteddevice",
     setup_2fa, run_push, retry_push, S_2FA, S_2FA, S_2FA, S_2FA,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, OK,   OK,   OK,   OK,   PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, OK, OK, OK, OK, PROT, NET, TIME, PROT, PROT, PROT } },
   { "2fa-push-code", "2FA push", "POST verify/trusteddevice/securitycode", ID_2FA, P_AUTH "/verify/trusteddevice/securitycode",
     setup_2fa_pushed, run_validate_2fa, retry_push, S_IN, S_2FA, S_2FA, S_2FA,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
   { "2fa-trust", "2FA push", "GET 2sv/trust", ID_2FA, P_AUTH "/2sv/trust",
     setup_2fa_pushed, run_validate_2fa, retry_trust, S_IN, S_2FA, S_2FA, S_2FA,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT },
     .reload_slow = RELOAD (S_IN) },
   { "2fa-account-login", "2FA push", "POST accountLogin (after trust)", ID_2FA, P_SETUP "/accountLogin",
     setup_2fa_pushed, run_validate_2fa, retry_trust, S_IN, S_2FA, S_IN, S_IN,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
 
   { "sms-request", "2FA SMS", "PUT verify/phone", ID_2FA, P_AUTH "/verify/phone",
     setup_2fa_phone, run_sms, retry_sms, S_2FA, S_2FA, S_2FA, S_2FA,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, OK,   OK,   OK,   OK,   PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, OK, OK, OK, OK, PROT, NET, TIME, PROT, PROT, PROT } },
   { "sms-code", "2FA SMS", "POST verify/phone/securitycode", ID_2FA, P_AUTH "/verify/phone/securitycode",
     setup_2fa_sms_sent, run_validate_2fa, retry_validate_sms, S_IN, S_2FA, S_2FA, S_2FA,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
 
   { "2sa-devices", "2SA", "GET listDevices", ID_2SA, P_SETUP "/listDevices",
     setup_2sa, run_list_devices, retry_list_devices, S_2SA, S_2SA, S_2SA, S_2SA,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
   { "2sa-send", "2SA", "POST sendVerificationCode", ID_2SA, P_SETUP "/sendVerificationCode",
     setup_2sa_listed, run_send_2sa, retry_send_2sa, S_2SA, S_2SA, S_2SA, S_2SA,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, OK,   OK,   OK,   OK,   PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, OK, OK, OK, OK, PROT, NET, TIME, PROT, PROT, PROT } },
   { "2sa-code", "2SA", "POST validateVerificationCode", ID_2SA, P_SETUP "/validateVerificationCode",
     setup_2sa_sent, run_validate_2sa, retry_send_2sa, S_IN, S_2SA, S_2SA, S_2SA,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET,  TIME },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT },
     .reload_slow = RELOAD (S_IN) },
   { "2sa-trust", "2SA", "GET 2sv/trust", ID_2SA, P_AUTH "/2sv/trust",
     setup_2sa_sent, run_validate_2sa, retry_trust_2sa, S_IN, S_2SA, S_IN, S_IN,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, OK,   OK,   OK,   OK,   PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, OK, OK, OK, OK, PROT, NET, TIME, PROT, PROT, PROT } },
   { "2sa-account-login", "2SA", "POST accountLogin (after the code)", ID_2SA, P_SETUP "/accountLogin",
     setup_2sa_sent, run_validate_2sa, retry_trust_2sa, S_IN, S_2SA, S_IN, S_IN,
-    {                                                                 THR, THR, THR, OK,  AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET,  TIME } },
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
 
   { "logout", "Logout", "POST logout", ID_PW, P_SETUP "/logout",
     setup_signed_in, run_logout, retry_logout, S_OUT, S_OUT, S_OUT, S_OUT,
-    {                                                                 OK,  OK,  OK,  OK,  OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK } },
+    { OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK } },
 };
 
 #define N_ROWS G_N_ELEMENTS (rows)
@@ -870,6 +882,88 @@ reload_reaches (Cell            *cell,
   return TRUE;
 }
 
+/* Where the "redirect" fault points: another origin on loopback, served
+ * from a thread of its own, counting every request that reaches it. */
+typedef struct {
+  GThread      *thread;
+  GMainContext *context;
+  GMainLoop    *loop;
+  SoupServer   *server;
+  char         *uri;
+  int          *caught;
+} Catcher;
+
+static void
+catcher_handler (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           user_data)
+{
+  Catcher *catcher = user_data;
+
+  g_atomic_int_inc (catcher->caught);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+}
+
+static gpointer
+catcher_thread (gpointer user_data)
+{
+  Catcher *catcher = user_data;
+
+  g_main_context_push_thread_default (catcher->context);
+  g_main_loop_run (catcher->loop);
+  g_main_context_pop_thread_default (catcher->context);
+  return NULL;
+}
+
+static Catcher *
+catcher_new (int *caught)
+{
+  Catcher *catcher = g_new0 (Catcher, 1);
+  g_autoptr(GError) error = NULL;
+  GSList *uris;
+
+  catcher->caught = caught;
+  catcher->context = g_main_context_new ();
+  catcher->loop = g_main_loop_new (catcher->context, FALSE);
+  g_main_context_push_thread_default (catcher->context);
+  catcher->server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (catcher->server, NULL, catcher_handler, catcher, NULL);
+  soup_server_listen_local (catcher->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  g_main_context_pop_thread_default (catcher->context);
+  uris = soup_server_get_uris (catcher->server);
+  catcher->uri = g_uri_to_string (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  catcher->thread = g_thread_new ("catcher", catcher_thread, catcher);
+  return catcher;
+}
+
+static gboolean
+catcher_quit (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+catcher_free (Catcher *catcher)
+{
+  g_main_context_invoke (catcher->context, catcher_quit, catcher->loop);
+  g_thread_join (catcher->thread);
+  g_main_context_push_thread_default (catcher->context);
+  soup_server_disconnect (catcher->server);
+  g_object_unref (catcher->server);
+  g_main_context_pop_thread_default (catcher->context);
+  g_main_loop_unref (catcher->loop);
+  g_main_context_unref (catcher->context);
+  g_free (catcher->uri);
+  g_free (catcher);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Catcher, catcher_free)
+
 static void
 run_cell (guint row_index,
           guint fault_index)
@@ -886,6 +980,8 @@ run_cell (guint row_index,
   guint before, after;
   gboolean ok, files_ok;
   ICloudAuthState want_state, reload_state;
+  g_autoptr(Catcher) catcher = NULL;
+  int caught = 0;
 
   cell.server = icloud_mock_server_new ();
   icloud_mock_server_load_accounts_from_data (cell.server, accounts_json, -1, &error);
@@ -916,6 +1012,11 @@ run_cell (guint row_index,
       if (cell.session != NULL)
         g_object_set (cell.session, "timeout", cell.timeout, NULL);
     }
+  if (fault_index == F_REDIRECT)
+    {
+      catcher = catcher_new (&caught);
+      icloud_mock_server_set_redirect_target (cell.server, catcher->uri);
+    }
   before = count (&cell, row->apple_id, row->path);
   icloud_mock_server_inject_fault_full (cell.server, row->path, fault->mock, fault->count,
                                         fault->retry_after, fault->delay_ms);
@@ -930,6 +1031,12 @@ run_cell (guint row_index,
   if (after - before < fault->count)
     g_string_append_printf (problems, "; %s was sent %u times, the fault needs %u",
                             row->path, after - before, fault->count);
+
+  /* Nothing ever reaches where a redirect points: no cookie, no scnt, no
+   * session id, no SRP value, no token. */
+  if (catcher != NULL && g_atomic_int_get (&caught) != 0)
+    g_string_append_printf (problems, "; %d requests followed the redirect to another origin",
+                            g_atomic_int_get (&caught));
 
   /* 3. the exact outcome */
   result->outcome_held = outcome_matches (expected, ok, error);

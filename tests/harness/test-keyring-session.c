@@ -18,6 +18,7 @@
 #endif
 
 #include "icloud-mock-server.h"
+#include "test-names.h"
 
 #define PASSWORD "correct horse battery staple"
 
@@ -101,10 +102,9 @@ assert_no_session_files (Fixture *fixture)
 
 static void
 assert_lock_file (Fixture    *fixture,
-                  const char *base)
+                  const char *apple_id)
 {
-  g_autofree char *name = g_strconcat (base, ".lock", NULL);
-  g_autofree char *path = g_build_filename (fixture->dir, name, NULL);
+  g_autofree char *path = test_account_file (fixture->dir, apple_id, ".lock");
   GStatBuf st;
 
   g_assert_cmpint (g_lstat (path, &st), ==, 0);
@@ -231,7 +231,7 @@ test_sign_in_and_reuse (Fixture       *fixture,
   g_assert_cmpint (store, ==, ICLOUD_SECRET_STORE_KEYRING);
 
   /* The directory holds the lock, the keyring the session. */
-  assert_lock_file (fixture, "keyringexamplecom");
+  assert_lock_file (fixture, apple_id);
   assert_no_session_files (fixture);
   secrets = secrets_of (apple_id);
   g_assert_cmpuint (secrets->len, >=, 2);
@@ -366,7 +366,7 @@ test_without_libsecret (Fixture       *fixture,
   g_assert_cmpuint (count_srp (fixture, "keyring@example.com"), ==, 0);
   assert_no_session_files (fixture);
   /* The lock was taken (and released) in the directory as usual. */
-  assert_lock_file (fixture, "keyringexamplecom");
+  assert_lock_file (fixture, "keyring@example.com");
 }
 
 #endif /* HAVE_LIBSECRET */

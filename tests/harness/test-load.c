@@ -13,12 +13,12 @@
 #include <icloud-glib/icloud-glib.h>
 
 #include "icloud-mock-server.h"
+#include "test-names.h"
 
 #define N_ACCOUNTS           500
 #define N_ACCOUNTS_VALGRIND  50
 #define SHARED_ID            "shared@example.com"
 #define SHARED_PASSWORD      "shared password 0xC0FFEE"
-#define SHARED_BASE          "sharedexamplecom"
 #define SIGNIN_INIT          "/appleauth/auth/signin/init"
 #define SIGNIN_COMPLETE      "/appleauth/auth/signin/complete"
 #define VALIDATE             "/setup/ws/1/validate"
@@ -829,7 +829,7 @@ test_500_accounts (Fixture       *fixture,
 static char *
 shared_file (const char *dir)
 {
-  return g_build_filename (dir, SHARED_BASE ".session.json", NULL);
+  return test_account_file (dir, SHARED_ID, ".session.json");
 }
 
 /* The file is whole JSON (when there is one yet, unless @must_exist), and
@@ -1216,8 +1216,8 @@ test_isolation_shared_directory (Fixture       *fixture,
 {
   static const char * const ids[] = { "alice-iso@example.com", "bob-iso@example.com" };
   static const char * const passwords[] = { "alice's password", "bob's password" };
-  g_autofree char *path_a = g_build_filename (fixture->dir, "aliceisoexamplecom.session.json", NULL);
-  g_autofree char *path_b = g_build_filename (fixture->dir, "bobisoexamplecom.session.json", NULL);
+  g_autofree char *path_a = test_account_file (fixture->dir, ids[0], ".session.json");
+  g_autofree char *path_b = test_account_file (fixture->dir, ids[1], ".session.json");
 
   /* With passwords, then from the saved sessions (which sends the web
    * session cookies to validate): both times both at once. */

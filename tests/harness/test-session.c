@@ -3,12 +3,14 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 #include <icloud-glib/icloud-glib.h>
 
 #include "icloud-mock-server.h"
+#include "test-names.h"
 
 #define PASSWORD "correct horse battery staple"
 
@@ -86,22 +88,20 @@ count_srp (Fixture    *fixture,
 
 static char *
 session_file (Fixture    *fixture,
-              const char *base)
+              const char *apple_id)
 {
-  g_autofree char *name = g_strconcat (base, ".session.json", NULL);
-  return g_build_filename (fixture->dir, name, NULL);
+  return test_account_file (fixture->dir, apple_id, ".session.json");
 }
 
 /* ------------------------------------------------------------------------ */
 
 static void
 check_signed_in (Fixture    *fixture,
-                 const char *apple_id,
-                 const char *base)
+                 const char *apple_id)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(ICloudSession) session = NULL;
-  g_autofree char *path = session_file (fixture, base);
+  g_autofree char *path = session_file (fixture, apple_id);
   JsonNode *info;
   GStatBuf st;
 
@@ -130,14 +130,14 @@ static void
 test_sign_in_s2k (Fixture       *fixture,
                   gconstpointer  user_data)
 {
-  check_signed_in (fixture, "s2k@example.com", "s2kexamplecom");
+  check_signed_in (fixture, "s2k@example.com");
 }
 
 static void
 test_sign_in_s2k_fo (Fixture       *fixture,
                      gconstpointer  user_data)
 {
-  check_signed_in (fixture, "fo@example.com", "foexamplecom");
+  check_signed_in (fixture, "fo@example.com");
 }
 
 static void
@@ -428,7 +428,9 @@ test_corrupt_file (Fixture       *fixture,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(ICloudSession) session = NULL;
-  g_autofree char *path = session_file (fixture, "reuseexamplecom");
+  g_autofree char *path = session_file (fixture, "reuse@example.com");
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *aside_prefix = g_strconcat (base, ".corrupt-", NULL);
   g_autoptr(GDir) dir = NULL;
   const char *name;
   gboolean set_aside = FALSE;
@@ -444,7 +446,7 @@ test_corrupt_file (Fixture       *fixture,
   dir = g_dir_open (fixture->dir, 0, &error);
   g_assert_no_error (error);
   while ((name = g_dir_read_name (dir)) != NULL)
-    if (g_str_has_prefix (name, "reuseexamplecom.session.json.corrupt-"))
+    if (g_str_has_prefix (name, aside_prefix))
       set_aside = TRUE;
   g_assert_true (set_aside);
 }
@@ -658,6 +660,15 @@ capture_writer (GLogLevelFlags   level,
   return G_LOG_WRITER_HANDLED;
 }
 
+/* ICLOUD_DEBUG's lines ("icloud-http: …") go to g_printerr (): captured
+ * too, and still written to stderr. */
+static void
+capture_printerr (const char *string)
+{
+  g_string_append (captured_log, string);
+  fputs (string, stderr);
+}
+
 static void
 assert_not_in_files (const char *dir,
                      const char *secret)
@@ -694,6 +705,7 @@ test_secrets_not_logged (Fixture       *fixture,
 
       captured_log = g_string_new (NULL);
       g_log_set_writer_func (capture_writer, NULL, NULL);
+      g_set_printerr_handler (capture_printerr);
 
       endpoint = icloud_endpoint_new_for_base_uri (g_getenv ("TEST_BASE_URI"), &error);
       g_assert_no_error (error);
@@ -716,14 +728,14 @@ test_secrets_not_logged (Fixture       *fixture,
       g_clear_error (&error);
 
       /* The log was really captured, with libsoup's headers and bodies. */
-      g_assert_nonnull (strstr (captured_log->str, "/signin/init"));
+      g_assert_nonnull (strstr (captured_log->str, "icloud-http: > POST /appleauth/auth/signin/init "));
       g_assert_nonnull (strstr (captured_log->str, "scnt: [redacted]"));
       g_assert_nonnull (strstr (captured_log->str, "\"m1\":\"[redacted]\""));
       g_assert_nonnull (strstr (captured_log->str, "\"dsWebAuthToken\":\"[redacted]\""));
       g_assert_null (strstr (captured_log->str, PASSWORD));
 
       /* Nor the session token the fake server issued. */
-      path = g_build_filename (g_getenv ("TEST_DIR"), "s2kexamplecom.session.json", NULL);
+      path = test_account_file (g_getenv ("TEST_DIR"), "s2k@example.com", ".session.json");
       json_parser_load_from_file (parser, path, &error);
       g_assert_no_error (error);
       data = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "data");

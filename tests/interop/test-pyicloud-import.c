@@ -12,9 +12,11 @@
 #include <icloud-glib/icloud-glib.h>
 
 #include "icloud-mock-server.h"
+#include "test-names.h"
 
 #define PASSWORD "correct horse battery staple"
 #define APPLE_ID "py.user@example.com"
+/* pyicloud's name for its files; the library names its own otherwise. */
 #define BASE     "pyuserexamplecom"
 
 static const char accounts_json[] =
@@ -73,7 +75,7 @@ write_pyicloud_files (const char *from_dir,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *ours = g_build_filename (from_dir, BASE ".session.json", NULL);
+  g_autofree char *ours = test_account_file (from_dir, APPLE_ID, ".session.json");
   g_autofree char *session_path = g_build_filename (dir, BASE ".session", NULL);
   g_autofree char *jar_path = g_build_filename (dir, jar_name, NULL);
   g_autoptr(JsonGenerator) gen = json_generator_new ();
@@ -188,7 +190,7 @@ test_import (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autoptr(ICloudSession) session = NULL;
   g_autofree char *dir = g_build_filename (fixture->root, "ours", NULL);
-  g_autofree char *saved = g_build_filename (dir, BASE ".session.json", NULL);
+  g_autofree char *saved = test_account_file (dir, APPLE_ID, ".session.json");
   g_autofree char *contents = NULL;
   GStatBuf st;
 
@@ -226,7 +228,7 @@ check_unchanged_after (Fixture    *fixture,
   g_autoptr(GError) error = NULL;
   g_autoptr(ICloudSession) session = NULL;
   g_autofree char *dir = g_build_filename (fixture->root, "ours", NULL);
-  g_autofree char *saved = g_build_filename (dir, BASE ".session.json", NULL);
+  g_autofree char *saved = test_account_file (dir, APPLE_ID, ".session.json");
   g_autofree char *bad_dir = g_build_filename (fixture->root, "bad", NULL);
   g_autofree char *path = g_build_filename (bad_dir, file, NULL);
   g_autofree char *before = NULL;

@@ -19,6 +19,7 @@ ICLOUD_MOCK_ACCOUNTS set); TAP on stdout; no code, token or password is
 printed.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unicodedata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mockserver import Checks, MockServer  # noqa: E402
@@ -58,6 +60,17 @@ def service_class(base_uri):
 def base_name(apple_id):
     """pyicloud's file name: the Apple ID without non-word characters."""
     return "".join(c for c in apple_id if re.match(r"\w", c))
+
+
+def account_name(apple_id):
+    """This library's own file name (icloud_store_account_name ()): pyicloud's
+    name of the case-folded Apple ID cut to 64 bytes, '-', and 16 hex digits
+    of the SHA-256 of the case-folded ID (G_NORMALIZE_DEFAULT is NFD)."""
+    folded = unicodedata.normalize("NFD", apple_id).casefold()
+    stem = base_name(folded)
+    while len(stem.encode()) > 64:
+        stem = stem[:-1]
+    return stem + "-" + hashlib.sha256(folded.encode()).hexdigest()[:16]
 
 
 def request_push(api):
@@ -176,7 +189,7 @@ def run_import(checks, mock, pydir, workdir):
     checks.equal(after["verify"] - before["verify"], 0, "import (<base>): no code was checked")
     checks.ok(after["validate"] > before["validate"],
               "import (<base>): the imported web session was validated with the server")
-    saved = os.path.join(ourdir, base + ".session.json")
+    saved = os.path.join(ourdir, account_name(apple_id) + ".session.json")
     checks.ok(os.path.isfile(saved), "import (<base>): the session was saved in our directory")
     checks.equal(oct(os.stat(saved).st_mode & 0o777), oct(0o600), "import (<base>): as a 0600 file")
 

@@ -13,6 +13,7 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
+import hashlib
 import json
 import os
 import re
@@ -69,6 +70,13 @@ def switch_import(code):
     if 'AsyncPyiCloudService' in code and 'import AsyncPyiCloudService' not in code:
         switched = IMPORT_SERVICE + '\n' + switched
     return switched
+
+
+def session_file(apple_id):
+    """The session file's name, as the library's store makes it."""
+    stem = ''.join(c for c in apple_id if c.isalnum())
+    digest = hashlib.sha256(apple_id.casefold().encode()).hexdigest()[:16]
+    return '%s-%s.session.json' % (stem, digest)
 
 
 def account(apple_id, password, factor='none', **extra):
@@ -167,10 +175,9 @@ class GuideTest(unittest.TestCase):
         out, server = self.run_block('Custom Cookie Directory', [account(JAPPLESEED, 'password')],
                                      GUIDE_COOKIE_REMAP='/path/to/cookies=' + cookies)
         self.assertEqual(out, '')
-        self.assertEqual(os.listdir(cookies).count('jappleseedapplecom.session.json'), 1,
+        self.assertEqual(os.listdir(cookies).count(session_file(JAPPLESEED)), 1,
                          os.listdir(cookies))
-        self.assertFalse(os.path.exists(os.path.join(self.dir, 'state', 'icloud-glib',
-                                                     'jappleseedapplecom.session.json')))
+        self.assertFalse(os.path.exists(os.path.join(self.dir, 'state', 'icloud-glib')))
 
     def test_force_reauthentication(self):
         out, server = self.run_block('Force Reauthentication', [account(JAPPLESEED, 'password')])

@@ -75,7 +75,7 @@ dir_file (const char *dir,
           const char *apple_id,
           const char *suffix)
 {
-  g_autofree char *base = icloud_store_base_name (apple_id);
+  g_autofree char *base = icloud_store_account_name (apple_id);
   g_autofree char *name = g_strconcat (base, suffix, NULL);
 
   return g_build_filename (dir, name, NULL);

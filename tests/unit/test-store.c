@@ -23,7 +23,11 @@
 #include "icloud-store-private.h"
 
 #define APPLE_ID  "jdoe@gmail.com"
-#define BASE      "jdoegmailcom"
+/* icloud_store_account_name (APPLE_ID): the readable stem, '-', the first
+ * 16 hex digits of SHA-256 ("jdoe@gmail.com"). */
+#define BASE      "jdoegmailcom-910789803908d9ab"
+/* 0.1.0's name for it: pyicloud's. */
+#define OLD_BASE  "jdoegmailcom"
 #define SECRET_TOKEN   "sEcReT-sEsSiOn-ToKeN-0123456789"
 #define SECRET_TRUST   "sEcReT-TrUsT-ToKeN-9876543210"
 #define SECRET_COOKIE  "sEcReT-CoOkIe-VaLuE-5555555555"
@@ -208,6 +212,44 @@ test_base_name (void)
   g_assert_cmpuint (strlen (empty1), ==, strlen ("account") + 16);
   g_assert_cmpstr (empty1, ==, empty2);
   g_assert_cmpstr (empty1, !=, empty3);
+}
+
+static void
+test_account_name (void)
+{
+  g_autofree char *name = icloud_store_account_name (APPLE_ID);
+  g_autofree char *user = icloud_store_account_name ("user@example.com");
+  g_autofree char *dotted = icloud_store_account_name ("u.ser@example.com");
+  g_autofree char *upper = icloud_store_account_name ("User@Example.COM");
+  g_autofree char *old_user = icloud_store_base_name ("user@example.com");
+  g_autofree char *old_dotted = icloud_store_base_name ("u.ser@example.com");
+  g_autofree char *long_id = g_strnfill (200, 'a');
+  g_autofree char *long_name = NULL;
+
+  g_autoptr(ICloudStore) user_store = icloud_store_new ("/nonexistent/dir", "user@example.com");
+  g_autoptr(ICloudStore) dotted_store = icloud_store_new ("/nonexistent/dir", "u.ser@example.com");
+  g_autoptr(ICloudStore) upper_store = icloud_store_new ("/nonexistent/dir", "User@Example.COM");
+
+  g_assert_cmpstr (name, ==, BASE);
+
+  /* One stem, and one 0.1.0 name, but two accounts: two files. */
+  g_assert_cmpstr (old_user, ==, old_dotted);
+  g_assert_cmpstr (user, ==, "userexamplecom-b4c9a289323b21a0");
+  g_assert_cmpstr (dotted, ==, "userexamplecom-0118c3b704823504");
+  g_assert_cmpstr (icloud_store_get_path (user_store), ==,
+                   "/nonexistent/dir/userexamplecom-b4c9a289323b21a0.session.json");
+  g_assert_cmpstr (icloud_store_get_path (user_store), !=,
+                   icloud_store_get_path (dotted_store));
+  /* Case does not make another account. */
+  g_assert_cmpstr (upper, ==, user);
+  g_assert_cmpstr (icloud_store_get_path (upper_store), ==,
+                   icloud_store_get_path (user_store));
+
+  /* The stem is cut to 64 bytes. */
+  long_name = icloud_store_account_name (long_id);
+  g_assert_cmpuint (strlen (long_name), ==, 64 + 1 + 16);
+  g_assert_true (g_str_has_prefix (long_name, "aaaa"));
+  g_assert_cmpint (long_name[64], ==, '-');
 }
 
 static void
@@ -450,6 +492,107 @@ test_expired_dropped_on_load (void)
   g_assert_nonnull (strstr (after, "\"session\""));
   g_assert_true (icloud_store_save (store, &error));
   g_assert_cmpuint (icloud_store_get_n_writes (store), ==, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* 0.1.0's file names                                                   */
+
+static char *
+session_file (const char *apple_id,
+              gint64      expires)
+{
+  return g_strdup_printf (
+    "{\"version\": 1, \"apple_id\": \"%s\","
+    " \"data\": {\"client_id\": \"cid\", \"session_token\": \"" SECRET_TOKEN "\"},"
+    " \"cookies\": ["
+    "  {\"name\": \"kept\", \"value\": \"v1\", \"domain\": \".icloud.com\","
+    "   \"path\": \"/\", \"expires\": %" G_GINT64_FORMAT ", \"secure\": true,"
+    "   \"http_only\": true, \"same_site\": \"None\"}"
+    " ]}", apple_id, expires);
+}
+
+static void
+test_legacy_name_migrated (void)
+{
+  g_autofree char *dir = test_dir ("legacy");
+  g_autofree char *path = session_path (dir);
+  g_autofree char *old_path = g_build_filename (dir, OLD_BASE ".session.json", NULL);
+  g_autofree char *content = session_file (APPLE_ID, g_get_real_time () / G_USEC_PER_SEC + 3600);
+  g_autofree char *after = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudStore) store = icloud_store_new (dir, APPLE_ID);
+  g_autoptr(ICloudStore) again = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+  SoupCookie *c;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  write_raw (old_path, content);
+
+  g_assert_true (icloud_store_load (store, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (icloud_store_get (store, "client_id"), ==, "cid");
+  g_assert_cmpstr (icloud_store_get (store, "session_token"), ==, SECRET_TOKEN);
+  c = find_cookie (icloud_store_get_cookie_jar (store), "kept");
+  g_assert_nonnull (c);
+  g_assert_cmpstr (soup_cookie_get_value (c), ==, "v1");
+  soup_cookie_free (c);
+
+  /* Renamed as it was: only the new name is left. */
+  names = list_dir (dir);
+  g_assert_cmpuint (names->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (names, 0), ==, BASE ".session.json");
+  after = read_raw (path);
+  g_assert_cmpstr (after, ==, content);
+  g_assert_cmphex (mode_of (path), ==, 0600);
+
+  /* And it loads under that name from now on. */
+  again = icloud_store_new (dir, APPLE_ID);
+  g_assert_true (icloud_store_load (again, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (icloud_store_get (again, "session_token"), ==, SECRET_TOKEN);
+}
+
+static void
+test_legacy_name_of_another_account (void)
+{
+  g_autofree char *dir = test_dir ("legacy-other");
+  /* 0.1.0's name for both user@example.com and u.ser@example.com. */
+  g_autofree char *old_path = g_build_filename (dir, "userexamplecom.session.json", NULL);
+  g_autofree char *content = session_file ("u.ser@example.com",
+                                           g_get_real_time () / G_USEC_PER_SEC + 3600);
+  g_autofree char *after = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudStore) user = icloud_store_new (dir, "user@example.com");
+  g_autoptr(ICloudStore) dotted = icloud_store_new (dir, "u.ser@example.com");
+  g_autoptr(GPtrArray) names = NULL;
+  g_autoptr(GPtrArray) names_after = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  write_raw (old_path, content);
+
+  /* user@example.com does not take u.ser@example.com's session… */
+  g_assert_true (icloud_store_load (user, &error));
+  g_assert_no_error (error);
+  g_assert_null (icloud_store_get (user, "client_id"));
+  g_assert_null (icloud_store_get (user, "session_token"));
+  g_assert_cmpuint (n_cookies (icloud_store_get_cookie_jar (user)), ==, 0);
+
+  /* …nor renames it, nor sets it aside. */
+  names = list_dir (dir);
+  g_assert_cmpuint (names->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (names, 0), ==, "userexamplecom.session.json");
+  after = read_raw (old_path);
+  g_assert_cmpstr (after, ==, content);
+  g_assert_false (g_file_test (icloud_store_get_path (user), G_FILE_TEST_EXISTS));
+
+  /* The account it belongs to does take it. */
+  g_assert_true (icloud_store_load (dotted, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (icloud_store_get (dotted, "session_token"), ==, SECRET_TOKEN);
+  names_after = list_dir (dir);
+  g_assert_cmpuint (names_after->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (names_after, 0), ==,
+                   "userexamplecom-0118c3b704823504.session.json");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1135,9 +1278,12 @@ main (int   argc,
   g_log_set_writer_func (capture_writer, NULL, NULL);
 
   g_test_add_func ("/store/base-name", test_base_name);
+  g_test_add_func ("/store/account-name", test_account_name);
   g_test_add_func ("/store/paths", test_paths);
   g_test_add_func ("/store/round-trip", test_round_trip);
   g_test_add_func ("/store/expired-dropped-on-load", test_expired_dropped_on_load);
+  g_test_add_func ("/store/legacy-name-migrated", test_legacy_name_migrated);
+  g_test_add_func ("/store/legacy-name-of-another-account", test_legacy_name_of_another_account);
   g_test_add_func ("/store/modes", test_modes);
   g_test_add_func ("/store/dir-tightened", test_dir_tightened);
   g_test_add_func ("/store/write-only-on-change", test_write_only_on_change);
