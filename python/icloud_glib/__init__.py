@@ -22,8 +22,9 @@ application; cancelling the task cancels the operation. Failures are
 """
 
 from .errors import (AccountLockedError, AuthRequiredError, CancelledError, ClosedError,
-                     FailedLoginError, ICloudError, InvalidCodeError, InvalidEndpointError,
-                     NetworkError, NoPluginError, NotAuthenticatedError, ProtocolError,
+                     FailedLoginError, ICloudError, InvalidArgumentError, InvalidCodeError,
+                     InvalidEndpointError, NetworkError, NoPluginError, NotAuthenticatedError,
+                     PendingError, ProtocolError,
                      RepairRequiredError, SecurityKeyRequiredError, ServiceNotActivatedError,
                      StorageError, ThrottledError, TwoFactorRequiredError, TwoStepRequiredError,
                      WrongRegionError)
@@ -36,4 +37,5 @@ __all__ = [
     'RepairRequiredError', 'ThrottledError', 'AuthRequiredError', 'ServiceNotActivatedError',
     'WrongRegionError', 'NotAuthenticatedError', 'ProtocolError', 'NoPluginError',
     'StorageError', 'ClosedError', 'CancelledError', 'NetworkError', 'InvalidEndpointError',
+    'InvalidArgumentError', 'PendingError',
 ]

@@ -8,7 +8,9 @@ the cause (one per ``ICloud.Error`` code), ``code`` is the ``ICloud.Error``
 value, and the ``GLib.Error`` the library returned is kept as
 ``__cause__`` (and as ``glib_error``). Failures of the network
 (``G_IO_ERROR``, ``G_RESOLVER_ERROR``, ``G_TLS_ERROR``) are
-:class:`NetworkError`. Cancelling an awaiting asyncio task raises
+:class:`NetworkError`, except ``G_IO_ERROR_PENDING`` (:class:`PendingError`),
+``G_IO_ERROR_INVALID_ARGUMENT`` (:class:`InvalidArgumentError`) and
+``G_IO_ERROR_CANCELLED`` (:class:`CancelledError`). Cancelling an awaiting asyncio task raises
 ``asyncio.CancelledError`` as usual.
 
 PyGObject's ``GLib.Error.matches(ICloud.Error, code)`` silently returns
@@ -34,7 +36,8 @@ __all__ = [
     'RepairRequiredError', 'ThrottledError', 'AuthRequiredError',
     'ServiceNotActivatedError', 'WrongRegionError', 'NotAuthenticatedError',
     'ProtocolError', 'NoPluginError', 'StorageError', 'ClosedError',
-    'CancelledError', 'NetworkError', 'InvalidEndpointError', 'from_glib_error',
+    'CancelledError', 'NetworkError', 'InvalidEndpointError', 'InvalidArgumentError',
+    'PendingError', 'from_glib_error',
 ]
 
 
@@ -129,6 +132,16 @@ class NetworkError(ICloudError):
     """The server could not be reached (``G_IO_ERROR``, ``G_RESOLVER_ERROR``, ``G_TLS_ERROR``)."""
 
 
+class InvalidArgumentError(ICloudError, ValueError):
+    """An argument the library refuses, such as text that is not UTF-8
+    (``G_IO_ERROR_INVALID_ARGUMENT``)."""
+
+
+class PendingError(ICloudError):
+    """Another operation of the session is running: one at a time
+    (``G_IO_ERROR_PENDING``)."""
+
+
 class InvalidEndpointError(ICloudError, ValueError):
     """The endpoint cannot be used: not a URI, or plain http to a host that is not loopback."""
 
@@ -165,6 +178,10 @@ def from_glib_error(error: GLib.Error, retry_after: int = 0) -> ICloudError:
             code = None
     elif error.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED):
         cls = CancelledError
+    elif error.matches(Gio.io_error_quark(), Gio.IOErrorEnum.PENDING):
+        cls = PendingError
+    elif error.matches(Gio.io_error_quark(), Gio.IOErrorEnum.INVALID_ARGUMENT):
+        cls = InvalidArgumentError
     else:
         cls = NetworkError
     exception = cls(error.message, code=code, glib_error=error,

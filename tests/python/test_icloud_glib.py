@@ -202,6 +202,18 @@ class ErrorTest(SessionTestCase):
             await session.authenticate()
         self.assertRaisesICloud(icloud_glib.ClosedError, ICloud.Error.CLOSED, closed())
 
+    def test_one_operation_at_a_time(self):
+        async def main():
+            async with await self.create('py@example.com') as session:
+                results = await asyncio.gather(session.authenticate(True), session.authenticate(True),
+                                               return_exceptions=True)
+                return results
+        first, second = asyncio.run(main())
+        self.assertIsNone(first)
+        self.assertIsInstance(second, icloud_glib.PendingError)
+        self.assertTrue(second.__cause__.matches(Gio.io_error_quark(), Gio.IOErrorEnum.PENDING))
+        self.assertNotIsInstance(second, icloud_glib.NetworkError)
+
     def test_network_error(self):
         port_gone = self.server.get_base_uri()
         self.server.stop()

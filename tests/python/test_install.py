@@ -15,7 +15,8 @@
 # the block's process checks and prints.
 #
 # Arguments: the build directory. Environment (tests/python/meson.build):
-# ICLOUD_INSTALL_PREFIX, _LIBDIR, _PYTHONDIR, _TYPELIBDIR, _PLUGINDIR.
+# ICLOUD_INSTALL_PREFIX, _LIBDIR, _PYTHONDIR, _TYPELIBDIR, _PLUGINDIR, and
+# ICLOUD_MESON (the meson that configured the build).
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -64,7 +65,7 @@ class InstallTest(unittest.TestCase):
         return os.path.join(self.destdir, path.lstrip('/'))
 
     def test_two_factor_block_from_the_prefix(self):
-        installed = subprocess.run(['meson', 'install', '--no-rebuild', '--quiet',
+        installed = subprocess.run([os.environ.get('ICLOUD_MESON', 'meson'), 'install', '--no-rebuild', '--quiet',
                                     '-C', BUILD_DIR, '--destdir', self.destdir],
                                    capture_output=True, text=True, timeout=120)
         self.assertEqual(installed.returncode, 0, installed.stdout + installed.stderr)

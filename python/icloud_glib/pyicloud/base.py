@@ -355,5 +355,12 @@ class PyiCloudService(_ServiceBase):
     def __enter__(self) -> 'PyiCloudService':
         return self
 
+    def __del__(self) -> None:
+        # Not closed (pyicloud programs never close): free the private loop;
+        # the session itself is saved after every operation.
+        loop = getattr(self, '_loop', None)
+        if loop is not None and not loop.is_closed() and not loop.is_running():
+            loop.close()
+
     def __exit__(self, *exc_info: Any) -> None:
         self.close()

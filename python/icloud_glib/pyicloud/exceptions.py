@@ -28,7 +28,7 @@ a 2SA code is pending
 ``ACCOUNT_LOCKED``, ``WRONG_REGION``, ``PROTOCOL``,    PyiCloudAPIResponseException (code: the
 other ``NOT_AUTHENTICATED``, network errors            error's nick, e.g. ``"account-locked"``)
 ``NO_PLUGIN``, ``STORAGE``, ``CLOSED``, a bad          PyiCloudException
-endpoint
+endpoint, PendingError, InvalidArgumentError
 =====================================================  ==========================================
 
 ``trust_session()`` returns ``False`` instead of raising, as pyicloud's
