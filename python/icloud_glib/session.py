@@ -138,22 +138,6 @@ class Session:
         return session
 
     @classmethod
-    def create_blocking(cls, apple_id: str, password: Optional[str] = None, *,
-                        endpoint_base: Optional[str] = None, region: Optional[str] = None,
-                        cookie_directory: Optional[str] = None,
-                        **properties: Any) -> 'Session':
-        """:meth:`create` for programs without asyncio: blocks until signed in.
-
-        The session lives on the helper thread; use the ``*_blocking``
-        methods on it.
-        """
-        context = _context.helper_context()
-        job, session = cls._creation(context, apple_id, password, endpoint_base, region,
-                                     cookie_directory, properties)
-        _context.run_blocking(context, job)
-        return session
-
-    @classmethod
     def _creation(cls, context: _context.Context, apple_id: str, password: Optional[str],
                   endpoint_base: Optional[str], region: Optional[str],
                   cookie_directory: Optional[str],
@@ -213,9 +197,6 @@ class Session:
 
     async def _call(self, name: str, *args: Any, **options: Any) -> Any:
         return await _context.run_async(self._context, self._job(name, *args, **options))
-
-    def _call_blocking(self, name: str, *args: Any, **options: Any) -> Any:
-        return _context.run_blocking(self._context, self._job(name, *args, **options))
 
     # ---------------------------------------------------------- properties
 

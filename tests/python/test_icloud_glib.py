@@ -52,9 +52,6 @@ class AsyncioTest(SessionTestCase):
                 self.assertEqual(session.state, ICloud.AuthState.AUTHENTICATED)
                 self.assertEqual(session.account_name, 'py@example.com')
                 self.assertFalse(session.requires_2fa)
-                self.assertEqual(session.account_info['dsInfo']['appleId'] if session.account_info
-                                 and 'dsInfo' in session.account_info else 'py@example.com',
-                                 'py@example.com')
             return session.state
         self.assertEqual(asyncio.run(main()), ICloud.AuthState.CLOSED)
         self.assertEqual(self.count_srp('py@example.com'), 1)
@@ -89,13 +86,14 @@ class AsyncioTest(SessionTestCase):
             await session.close()
         asyncio.run(main())
 
-    def test_blocking_twin(self):
-        session = icloud_glib.Session.create_blocking(
-            'py@example.com', PASSWORD, cookie_directory=self.dir,
-            endpoint_base=self.server.get_base_uri())
-        self.assertEqual(session.state, ICloud.AuthState.AUTHENTICATED)
-        session._call_blocking('close')
-        self.assertEqual(session.state, ICloud.AuthState.CLOSED)
+    def test_account_info_from_another_thread(self):
+        # Read on the helper context with a blocking hop (run_blocking).
+        async def main():
+            async with await self.create('py@example.com') as session:
+                return session.account_info
+        info = asyncio.run(main())
+        self.assertIsInstance(info, dict)
+        self.assertEqual(info['dsInfo']['appleId'], 'py@example.com')
 
 
 class CancellationTest(SessionTestCase):
