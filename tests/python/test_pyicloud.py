@@ -119,6 +119,20 @@ class ExceptionMapTest(PyiCloudTestCase):
         self.assertIs(type(caught.exception), exc.PyiCloudException)
         self.assertIn('icloud.example.com', str(caught.exception))
 
+    def test_sync_failed_login(self):
+        with self.assertRaises(exc.PyiCloudFailedLoginException) as caught:
+            PyiCloudService('py@example.com', 'wrong password', cookie_directory=self.dir,
+                            endpoint_base=self.server.get_base_uri())
+        self.assertEqual(caught.exception.icloud_code, ICloud.Error.FAILED_LOGIN)
+        self.assertTrue(caught.exception.__cause__.matches(ICloud.error_quark(),
+                                                           ICloud.Error.FAILED_LOGIN))
+
+    def test_trust_session_failure_is_false(self):
+        async def main():
+            async with await self.create('2fa@example.com', 'two factor') as api:
+                return await api.trust_session(), api.is_trusted_session
+        self.assertEqual(asyncio.run(main()), (False, False))
+
     def test_wrong_codes_are_false(self):
         async def main():
             async with await self.create('2fa@example.com', 'two factor') as api:
