@@ -17,6 +17,17 @@
 #                        pure-Python module (srp._pysrp) and hashlib, over
 #                        urllib: signin/init, PBKDF2, SRP, signin/complete,
 #                        accountLogin, and 2FA + trust like the C library.
+#   --client icloud-glib the C library through the icloud_glib package
+#                        (python/): icloud_glib.Session.create, then
+#                        request_2fa_code and validate_2fa_code, all N at
+#                        once with asyncio.gather in one asyncio.run() loop:
+#                        the same requests as icloud-bench's own signin.
+#                        (No ticker runs on the loop: its own CPU would be
+#                        counted; tests/python/test_icloud_glib.py measures
+#                        the loop's gaps.)
+#   --client icloud-glib-pyicloud  the same through icloud_glib.pyicloud
+#                        (AsyncPyiCloudService.create pushes the code, then
+#                        validate_2fa_code).
 #
 # With --factor hsa2 each login also asks for a 2FA code, reads it from the
 # fake server's control API (/_mock/code; the CPU time of that read is
@@ -83,6 +94,12 @@ class CodeReader:
         # At most 2 control connections, as icloud-bench's control thread:
         # reading codes is not what is measured.
         self.slots = threading.BoundedSemaphore(2)
+
+    def count_requests(self, apple_id):
+        """How many requests the fake server logged for apple_id (not measured)."""
+        url = "%s/_mock/requests?%s" % (self.base_uri, urllib.parse.urlencode({"apple_id": apple_id}))
+        with urllib.request.urlopen(url, timeout=300) as reply:
+            return json.loads(reply.read())["count"]
 
     def read(self, apple_id):
         url = "%s/_mock/code?%s" % (self.base_uri, urllib.parse.urlencode({"apple_id": apple_id}))
@@ -266,10 +283,66 @@ def srp_login(_pysrp, args, codes, i):
 
 
 # --------------------------------------------------------------------------
+# libicloud-glib through icloud_glib (asyncio)
+
+def icloud_glib_logins(args, codes, client):
+    """Signs N accounts in at once on one asyncio loop.
+
+    Returns (sessions, errors, wall s, CPU s); the CPU time of reading the
+    codes (in 2 threads) is subtracted by the caller.
+    """
+    import asyncio
+
+    import icloud_glib
+    from icloud_glib.pyicloud import AsyncPyiCloudService
+
+    two_factor = args.factor == "hsa2"
+
+    async def login(i, pool):
+        loop = asyncio.get_running_loop()
+        apple_id = account_id(args.prefix, i)
+        password = account_password(args.prefix, i)
+        pyicloud = client == "icloud-glib-pyicloud"
+        create = AsyncPyiCloudService.create if pyicloud else icloud_glib.Session.create
+        api = await create(apple_id, password, cookie_directory=args.cookie_directory,
+                           endpoint_base=args.base_uri)
+        if args.mode == "restore" or not two_factor:
+            return api
+        if not api.requires_2fa:
+            raise RuntimeError("expected a 2FA challenge")
+        if not pyicloud:
+            await api.request_2fa_code(None)   # AsyncPyiCloudService.create pushed it
+        code = await loop.run_in_executor(pool, codes.read, apple_id)
+        if not await api.validate_2fa_code(code) or not api.is_trusted_session:
+            raise RuntimeError("not trusted after the code")
+        return api
+
+    async def run():
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+        cpu0 = time.process_time()
+        t0 = time.monotonic()
+        results = await asyncio.gather(*(login(i, pool) for i in range(args.accounts)),
+                                       return_exceptions=True)
+        wall = time.monotonic() - t0
+        cpu = time.process_time() - cpu0
+        pool.shutdown(wait=True)
+        return results, wall, cpu
+
+    # The asyncio loop stays open: the sessions are kept, as the C bench keeps its own.
+    loop = asyncio.new_event_loop()
+    results, wall, cpu = loop.run_until_complete(run())
+    sessions = [r for r in results if not isinstance(r, BaseException)]
+    errors = ["%s: %s" % (type(r).__name__, str(r)[:200]) for r in results
+              if isinstance(r, BaseException)]
+    return sessions, errors, wall, cpu
+
+
+# --------------------------------------------------------------------------
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--client", choices=["pyicloud", "python-srp"], required=True)
+    parser.add_argument("--client", required=True,
+                        choices=["pyicloud", "python-srp", "icloud-glib", "icloud-glib-pyicloud"])
     parser.add_argument("--mode", choices=["signin", "restore"], default="signin")
     parser.add_argument("--base-uri", required=True)
     parser.add_argument("--prefix", required=True)
@@ -287,7 +360,9 @@ def main():
     n = args.accounts
     workers = args.workers if args.workers > 0 else min(n, 6)
     codes = CodeReader(args.base_uri)
-    if args.client == "pyicloud":
+    if args.client.startswith("icloud-glib"):
+        login = None
+    elif args.client == "pyicloud":
         cls = pyicloud_class(args.base_uri)
         login = lambda i: pyicloud_login(cls, args, codes, i)  # noqa: E731
         client = "pyicloud-1.0.0-legacy"
@@ -296,22 +371,33 @@ def main():
         login = lambda i: srp_login(_pysrp, args, codes, i)  # noqa: E731
         client = "python-srp-1.0.20"
 
-    executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
-    rss_before = rss_settled_kib()
-    cpu0 = time.process_time()
-    t0 = time.monotonic()
-    futures = [executor.submit(login, i) for i in range(n)]
-    sessions, errors = [], []
-    for future in futures:
-        try:
-            sessions.append(future.result())
-        except Exception as error:  # pylint: disable=broad-except
-            errors.append("%s: %s" % (type(error).__name__, str(error)[:200]))
-    wall = time.monotonic() - t0
-    cpu = time.process_time() - cpu0 - codes.cpu
+    executor = None
+    requests_before = codes.count_requests(account_id(args.prefix, 0))
+    if args.client.startswith("icloud-glib"):
+        import icloud_glib  # noqa: F401  (imports are not measured, as for the others)
+        client = "%s (asyncio)" % args.client
+        workers = 1
+        rss_before = rss_settled_kib()
+        sessions, errors, wall, cpu = icloud_glib_logins(args, codes, args.client)
+        cpu -= codes.cpu
+    else:
+        executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+        rss_before = rss_settled_kib()
+        cpu0 = time.process_time()
+        t0 = time.monotonic()
+        futures = [executor.submit(login, i) for i in range(n)]
+        sessions, errors = [], []
+        for future in futures:
+            try:
+                sessions.append(future.result())
+            except Exception as error:  # pylint: disable=broad-except
+                errors.append("%s: %s" % (type(error).__name__, str(error)[:200]))
+        wall = time.monotonic() - t0
+        cpu = time.process_time() - cpu0 - codes.cpu
     time.sleep(0.2)
     rss_after = rss_settled_kib()
     peak = proc_status_kib("VmHWM")
+    requests_per_login = codes.count_requests(account_id(args.prefix, 0)) - requests_before
     threads = proc_status_kib("Threads")
 
     cpu_login_ms = cpu * 1e3 / n
@@ -337,12 +423,14 @@ def main():
         "peak_rss_kib": peak,
         "threads_max": threads,
         "max_stall_ms": None,
+        "requests_per_login": requests_per_login,
         "python": sys.version.split()[0],
     }
     print(json.dumps(result, indent=2))
     sys.stdout.flush()
     del sessions
-    executor.shutdown(wait=True)
+    if executor is not None:
+        executor.shutdown(wait=True)
     return 0
 
 

@@ -6,6 +6,7 @@
  *   icloud-bench signin  --accounts N [--iterations 20000] [--json FILE]
  *   icloud-bench restore --accounts N [--json FILE]
  *   icloud-bench floor   [--iterations 20000] [--json FILE]
+ *   icloud-bench layer   --accounts N [--repeat K] [--max-ratio R] [--json FILE]
  *   icloud-bench all     [--sizes 1,10,100,1000] [--json FILE] [--plot FILE]
  *
  * `icloud-bench --help` says it all; docs/benchmarks.md has a run.
@@ -77,6 +78,8 @@ static gint     opt_max_conns = -1;
 static gint     opt_window;
 static gint     opt_compare_window;
 static gdouble  opt_floor_ms;
+static gdouble  opt_max_ratio;
+static gint     opt_repeat = 1;
 static gboolean opt_no_python;
 static gboolean opt_no_warm;
 static gboolean opt_quiet;
@@ -128,6 +131,12 @@ static GOptionEntry entries[] = {
   { "plot-script", 0, 0, G_OPTION_ARG_FILENAME, &opt_plot_script,
     "bench/icloud-bench-plot.sh (default: the source tree's)", "PATH" },
   { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet, "No progress on standard error", NULL },
+  { "repeat", 0, 0, G_OPTION_ARG_INT, &opt_repeat,
+    "layer: run both K times, alternately, and compare the least CPU per login of each "
+    "(default 1)", "K" },
+  { "max-ratio", 0, 0, G_OPTION_ARG_DOUBLE, &opt_max_ratio,
+    "layer: fail when the CPU per login through icloud_glib is more than R times the C "
+    "library's (default: no limit)", "R" },
   { "self-check", 0, 0, G_OPTION_ARG_NONE, &opt_self_check,
     "signin/restore: fail unless every login succeeded and the report has every field "
     "(the test suite's smoke test)", NULL },
@@ -147,11 +156,18 @@ static const char *description =
   "           first runs `signin` in a child process to save them.\n"
   "  floor    the bare CPU cost of one login's cryptography: PBKDF2-HMAC-SHA256\n"
   "           at --iterations, g^a and the S computation of the client.\n"
-  "  all      floor, then for each N of --sizes: signin, restore, pyicloud 1.0.0\n"
-  "           (threads, legacy plain-password sign-in), pyicloud restore, and a\n"
-  "           pure-Python SRP client (threads); each in a process of its own,\n"
-  "           all against one fake server. Writes one JSON document, prints a\n"
-  "           table, and draws the plot with --plot.\n"
+  "  layer    the same N sign-ins through the C library (signin) and through\n"
+  "           the Python package icloud_glib (asyncio.gather in one asyncio loop,\n"
+  "           /usr/bin/python3), each in a process of its own against one fake\n"
+  "           server; reports both and the ratio of their CPU per login\n"
+  "           (--repeat: the least of K alternate runs of each; --max-ratio:\n"
+  "           fail above it).\n"
+  "  all      floor, then for each N of --sizes: signin, restore, icloud_glib\n"
+  "           (Python, asyncio), pyicloud 1.0.0 (threads, legacy plain-password\n"
+  "           sign-in), pyicloud restore, and a pure-Python SRP client\n"
+  "           (threads); each in a process of its own, all against one fake\n"
+  "           server. Writes one JSON document, prints a table, and draws the\n"
+  "           plot with --plot.\n"
   "\n"
   "Without --base-uri, the fake server (icloud-mock-server) is started on\n"
   "127.0.0.1 and stopped at the end; the bench adds its accounts through\n"
@@ -1464,6 +1480,18 @@ run_python (const char  *client,
   return run_child (argv, error);
 }
 
+/* The icloud_glib clients need the build tree's package, typelib and
+ * library, unless the environment already says where they are. */
+static void
+prepend_env (const char *name,
+             const char *value)
+{
+  const char *old = g_getenv (name);
+  g_autofree char *both = old && *old ? g_strconcat (value, ":", old, NULL) : g_strdup (value);
+
+  g_setenv (name, both, TRUE);
+}
+
 static JsonNode *
 machine_json (void)
 {
@@ -1645,6 +1673,26 @@ setup_server (Setup   *setup,
   return TRUE;
 }
 
+static gdouble get_floor (Floor *floor);
+
+/* What the signin, restore and layer modes start with: the server, its
+ * accounts and the floor. */
+static gboolean
+begin_mode (Setup   *setup,
+            Floor   *floor,
+            gdouble *floor_ms)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!setup_server (setup, opt_accounts, &error))
+    {
+      g_printerr ("icloud-bench: %s\n", error->message);
+      return FALSE;
+    }
+  *floor_ms = get_floor (floor);
+  return TRUE;
+}
+
 static gdouble
 get_floor (Floor *floor)
 {
@@ -1685,9 +1733,11 @@ mode_floor (void)
   return 0;
 }
 
-/* The report, read back as a consumer would: every number is there. */
+/* The report, read back as a consumer would: every number is there (the
+ * Python clients measure no main-loop stall). */
 static gboolean
-self_check (JsonNode *node)
+self_check (JsonNode *node,
+            gboolean  with_stall)
 {
   static const char * const numbers[] = {
     "wall_s", "logins_per_s", "cpu_per_login_ms", "floor_ms", "floor_ratio",
@@ -1712,6 +1762,8 @@ self_check (JsonNode *node)
     {
       JsonNode *m = json_object_get_member (o, numbers[i]);
 
+      if (!with_stall && g_str_equal (numbers[i], "max_stall_ms"))
+        continue;
       if (m == NULL || !JSON_NODE_HOLDS_VALUE (m) ||
           (json_node_get_value_type (m) != G_TYPE_DOUBLE &&
            json_node_get_value_type (m) != G_TYPE_INT64) ||
@@ -1748,13 +1800,11 @@ mode_signin_restore (gboolean restore)
       g_printerr ("icloud-bench: --accounts must be at least 1\n");
       return 2;
     }
-  if (!setup_server (&setup, opt_accounts, &error))
+  if (!begin_mode (&setup, &floor, &floor_ms))
     {
-      g_printerr ("icloud-bench: %s\n", error->message);
       status = 1;
       goto out;
     }
-  floor_ms = get_floor (&floor);
 
   if (opt_cookie_dir != NULL)
     cookie_dir = g_strdup (opt_cookie_dir);
@@ -1805,7 +1855,7 @@ mode_signin_restore (gboolean restore)
       g_printerr ("icloud-bench: %s\n", error->message);
       status = 1;
     }
-  if (opt_self_check && !self_check (node))
+  if (opt_self_check && !self_check (node, TRUE))
     status = 1;
 
 out:
@@ -1863,6 +1913,159 @@ add_comparison (JsonBuilder *b,
   add_member_double (b, "peak_rss_ratio", ratio (member_double (theirs, "peak_rss_kib"),
                                                  member_double (ours, "peak_rss_kib")));
   json_builder_end_object (b);
+}
+
+/* One signin through the C library and one through icloud_glib, each in a
+ * process of its own, with fresh session directories. */
+static gboolean
+run_layer_pair (const Setup  *setup,
+                gdouble       floor_ms,
+                guint         round,
+                JsonNode    **c,
+                JsonNode    **layer,
+                GError      **error)
+{
+  g_autofree char *dir = g_dir_make_tmp ("icloud-bench-XXXXXX", error);
+  g_autofree char *py_dir = dir ? g_dir_make_tmp ("icloud-bench-py-XXXXXX", error) : NULL;
+
+  if (py_dir == NULL)
+    return FALSE;
+  progress ("N = %d, round %u: signin through the C library", opt_accounts, round);
+  *c = run_self ("signin", setup->base_uri, setup->prefix, opt_accounts, dir, floor_ms,
+                 setup->hsa2, opt_window, error);
+  if (*c != NULL)
+    {
+      progress ("N = %d, round %u: signin through icloud_glib (Python, asyncio)", opt_accounts, round);
+      *layer = run_python ("icloud-glib", "signin", setup->base_uri, setup->prefix, opt_accounts,
+                           py_dir, floor_ms, setup->hsa2, error);
+    }
+  remove_flat_directory (dir);
+  remove_flat_directory (py_dir);
+  return *c != NULL && *layer != NULL;
+}
+
+/* Of the runs, the one with the least CPU per login (CPU time only grows
+ * with noise: other processes, cache and hypervisor contention). */
+static JsonNode *
+least_cpu (GPtrArray *runs)
+{
+  JsonNode *best = NULL;
+
+  for (guint i = 0; i < runs->len; i++)
+    {
+      JsonNode *run = g_ptr_array_index (runs, i);
+
+      if (best == NULL || member_double (run, "cpu_per_login_ms") < member_double (best, "cpu_per_login_ms"))
+        best = run;
+    }
+  return best;
+}
+
+static void
+add_runs (JsonBuilder *b,
+          const char  *name,
+          GPtrArray   *runs)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; i < runs->len; i++)
+    json_builder_add_value (b, json_node_ref (g_ptr_array_index (runs, i)));
+  json_builder_end_array (b);
+}
+
+/* The layer against the C library: the same N sign-ins, C then Python. */
+static int
+mode_layer (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GPtrArray) c_runs = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  g_autoptr(GPtrArray) layer_runs = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  JsonNode *c, *layer;
+  gdouble floor_ms, cpu_ratio = 0;
+  Setup setup;
+  Floor floor;
+  int status = 0;
+
+  if (opt_accounts < 1 || opt_repeat < 1)
+    {
+      g_printerr ("icloud-bench: --accounts and --repeat must be at least 1\n");
+      return 2;
+    }
+  if (!begin_mode (&setup, &floor, &floor_ms))
+    {
+      status = 1;
+      goto out;
+    }
+
+  for (gint round = 1; round <= opt_repeat; round++)
+    {
+      JsonNode *c_run = NULL, *layer_run = NULL;
+      gboolean ok = run_layer_pair (&setup, floor_ms, round, &c_run, &layer_run, &error);
+
+      if (c_run != NULL)
+        g_ptr_array_add (c_runs, c_run);
+      if (layer_run != NULL)
+        g_ptr_array_add (layer_runs, layer_run);
+      if (!ok)
+        {
+          g_printerr ("icloud-bench: %s\n", error->message);
+          status = 1;
+          goto out;
+        }
+    }
+  c = least_cpu (c_runs);
+  layer = least_cpu (layer_runs);
+
+  cpu_ratio = ratio (member_double (layer, "cpu_per_login_ms"), member_double (c, "cpu_per_login_ms"));
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "machine");
+  json_builder_add_value (b, machine_json ());
+  add_member_int (b, "accounts", opt_accounts);
+  add_member_int (b, "iterations", opt_iterations);
+  add_member_int (b, "repeat", opt_repeat);
+  add_runs (b, "c_runs", c_runs);
+  add_runs (b, "icloud_glib_runs", layer_runs);
+  /* Of the least CPU per login of each; > 1: the layer costs more by that factor. */
+  add_member_double (b, "cpu_ratio", cpu_ratio);
+  add_member_double (b, "wall_ratio", ratio (member_double (layer, "wall_s"), member_double (c, "wall_s")));
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+
+  if (!opt_quiet)
+    {
+      print_header (stderr);
+      for (guint i = 0; i < c_runs->len; i++)
+        {
+          print_row (stderr, g_ptr_array_index (c_runs, i));
+          print_row (stderr, g_ptr_array_index (layer_runs, i));
+        }
+      g_printerr ("CPU per login through icloud_glib / C library (least of %d runs each): "
+                  "%.2f / %.2f ms = %.3f\n", opt_repeat, member_double (layer, "cpu_per_login_ms"),
+                  member_double (c, "cpu_per_login_ms"), cpu_ratio);
+    }
+  if (!write_json (root, opt_json ? opt_json : "-", &error))
+    {
+      g_printerr ("icloud-bench: %s\n", error->message);
+      status = 1;
+    }
+  for (guint i = 0; opt_self_check && i < c_runs->len; i++)
+    if (!self_check (g_ptr_array_index (c_runs, i), TRUE) ||
+        !self_check (g_ptr_array_index (layer_runs, i), FALSE))
+      status = 1;
+  if (opt_max_ratio > 0 && cpu_ratio > opt_max_ratio)
+    {
+      g_printerr ("icloud-bench: CPU per login through icloud_glib is %.3f× the C library's, "
+                  "more than %.2f×\n", cpu_ratio, opt_max_ratio);
+      status = 1;
+    }
+
+out:
+  control_stop ();
+  stop_mock_server ();
+  setup_clear (&setup);
+  return status;
 }
 
 static int
@@ -1928,7 +2131,8 @@ mode_all (int argc, char **argv)
       g_autoptr(JsonNode) py_legacy = NULL;
       g_autoptr(JsonNode) py_restore = NULL;
       g_autoptr(JsonNode) windowed = NULL;
-      JsonNode *runs[6];
+      g_autoptr(JsonNode) layer = NULL;
+      JsonNode *runs[7];
 
       if (dir == NULL || py_dir == NULL)
         g_error ("cannot make a temporary directory");
@@ -1958,6 +2162,14 @@ mode_all (int argc, char **argv)
         }
       if (!opt_no_python)
         {
+          g_autofree char *layer_dir = g_dir_make_tmp ("icloud-bench-layer-XXXXXX", NULL);
+
+          progress ("N = %u: icloud_glib (Python, asyncio)", n);
+          layer = run_python ("icloud-glib", "signin", setup.base_uri, setup.prefix, n,
+                              layer_dir, floor_ms, setup.hsa2, &error);
+          remove_flat_directory (layer_dir);
+          if (layer == NULL)
+            goto child_failed;
           progress ("N = %u: pyicloud 1.0.0 (legacy sign-in, threads)", n);
           py_legacy = run_python ("pyicloud", "signin", setup.base_uri, setup.prefix, n,
                                   py_dir, floor_ms, setup.hsa2, &error);
@@ -1981,10 +2193,11 @@ mode_all (int argc, char **argv)
       json_builder_begin_array (b);
       runs[0] = signin;
       runs[1] = restore;
-      runs[2] = py_legacy;
-      runs[3] = py_restore;
-      runs[4] = py_srp;
-      runs[5] = windowed;
+      runs[2] = layer;
+      runs[3] = py_legacy;
+      runs[4] = py_restore;
+      runs[5] = py_srp;
+      runs[6] = windowed;
       for (guint r = 0; r < G_N_ELEMENTS (runs); r++)
         if (runs[r] != NULL)
           {
@@ -1997,6 +2210,8 @@ mode_all (int argc, char **argv)
       add_comparison (b, "pyicloud_signin", signin, py_legacy);
       add_comparison (b, "pyicloud_restore", restore, py_restore);
       add_comparison (b, "python_srp_signin", signin, py_srp);
+      /* < 1 here: what going through icloud_glib costs. */
+      add_comparison (b, "icloud_glib_signin", signin, layer);
       json_builder_end_object (b);
       json_builder_end_object (b);
 
@@ -2092,8 +2307,16 @@ main (int argc, char **argv)
   setlocale (LC_ALL, "");
   /* The build tree's plugins, unless told otherwise. */
   g_setenv ("ICLOUD_PLUGIN_PATH", ICLOUD_BENCH_PLUGIN_PATH, FALSE);
+  /* For the icloud_glib clients (bench/icloud-bench-py.py): after what the
+   * environment gives, the build tree's package, typelib and library. */
+  if (g_getenv ("ICLOUD_BENCH_NO_BUILD_TREE") == NULL)
+    {
+      prepend_env ("PYTHONPATH", ICLOUD_BENCH_PYTHONPATH);
+      prepend_env ("GI_TYPELIB_PATH", ICLOUD_BENCH_TYPELIB_DIR);
+      prepend_env ("LD_LIBRARY_PATH", ICLOUD_BENCH_LIBRARY_DIR);
+    }
 
-  context = g_option_context_new ("signin|restore|floor|all - benchmark libicloud-glib");
+  context = g_option_context_new ("signin|restore|floor|layer|all - benchmark libicloud-glib");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context, description);
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -2103,7 +2326,7 @@ main (int argc, char **argv)
     }
   if (argc != 2)
     {
-      g_printerr ("icloud-bench: name one mode: signin, restore, floor or all (see --help)\n");
+      g_printerr ("icloud-bench: name one mode: signin, restore, floor, layer or all (see --help)\n");
       return 2;
     }
   if (opt_max_conns < 0)
@@ -2126,11 +2349,13 @@ main (int argc, char **argv)
     status = mode_signin_restore (FALSE);
   else if (g_str_equal (mode, "restore"))
     status = mode_signin_restore (TRUE);
+  else if (g_str_equal (mode, "layer"))
+    status = mode_layer ();
   else if (g_str_equal (mode, "all"))
     status = mode_all (g_strv_length (all_args), all_args);
   else
     {
-      g_printerr ("icloud-bench: unknown mode “%s” (signin, restore, floor or all)\n", mode);
+      g_printerr ("icloud-bench: unknown mode “%s” (signin, restore, floor, layer or all)\n", mode);
       status = 2;
     }
   return status;

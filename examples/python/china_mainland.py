@@ -3,50 +3,46 @@
 #
 # pyicloud's async guide:
 #
-#     api = await AsyncPyiCloudService.create(id, pw, china_mainland=True)
+#     async with await AsyncPyiCloudService.create(
+#         'jappleseed@apple.com', 'password', china_mainland=True) as api: ...
 #
-# Here: region='china-mainland' (the china-mainland plugin: Apple's
-# setup.icloud.com.cn and www.icloud.com.cn). Without it, a China mainland
-# account fails with ICloud.Error.WRONG_REGION, naming the right region.
-#
-# The fake server runs in routed mode (TLS, Apple's host names); the
-# session reaches it through fake.soup_session, which connects every host
-# name to 127.0.0.1 and trusts only the test certificate. With Apple, leave
-# out soup_session.
+# china_mainland=True selects the "china-mainland" region (a plugin: the
+# .com.cn hosts). Here the fake server plays a China mainland iCloud on one
+# origin; the global one answers such an account with Apple's domainToUse,
+# which is WRONG_REGION.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-from urllib.parse import urlsplit
+import asyncio
 
-from icloudexample import FakeICloud, check, closing, gio_call, run, GLib, ICloud
+import icloud_glib
+from fakeicloud import FakeICloud, check
+from icloud_glib.pyicloud import AsyncPyiCloudService
+from icloud_glib.pyicloud.exceptions import PyiCloudAPIResponseException
 
 APPLE_ID = 'china@example.com'
-fake = FakeICloud(routed=True)
+china = FakeICloud(region='china-mainland')
+global_icloud = FakeICloud()
 
 
 async def main():
-    # Forgetting the region.
-    wrong = ICloud.Session(apple_id=APPLE_ID, password='china mainland',
-                           soup_session=fake.soup_session)
+    # Signed in at the global iCloud: the account belongs to the other region.
     try:
-        await gio_call(wrong, 'init', GLib.PRIORITY_DEFAULT)
-        check(False, 'signed in through the global hosts')
-    except GLib.Error as error:
-        check(error.matches(ICloud.error_quark(), ICloud.Error.WRONG_REGION), error.message)
-        check('china-mainland' in error.message, 'the message names the region')
-        print(f'Without the region: {error.message}')
+        await AsyncPyiCloudService.create(APPLE_ID, 'china mainland',
+                                          endpoint_base=global_icloud.base_uri)
+        check(False, 'signed in at the global iCloud')
+    except PyiCloudAPIResponseException as error:
+        check(isinstance(error.icloud_error, icloud_glib.WrongRegionError), repr(error))
+        check('china-mainland' in str(error), 'the message names the region')
+        print(f'At the global iCloud: {error}')
 
-    api = ICloud.Session(apple_id=APPLE_ID, password='china mainland',
-                         region='china-mainland',          # china_mainland=True
-                         soup_session=fake.soup_session)
-    await gio_call(api, 'init', GLib.PRIORITY_DEFAULT)
-    async with closing(api):
-        check(api.props.state == ICloud.AuthState.AUTHENTICATED, 'signed in')
-        check(api.props.region == 'china-mainland', 'region')
-        host = urlsplit(api.get_endpoint().get_setup_uri()).hostname
-        print(f'Signed in through {host}')
-        check(host.endswith('.icloud.com.cn'), 'China mainland setup host')
-        check(fake.count_requests(APPLE_ID, '/setup/ws/1/accountLogin') > 0, 'accountLogin')
+    async with await AsyncPyiCloudService.create(APPLE_ID, 'china mainland',
+                                                 china_mainland=True,
+                                                 endpoint_base=china.base_uri) as api:
+        check(api.session.region == 'china-mainland', 'region')
+        check(api.is_trusted_session, 'signed in')
+        check(china.count_requests(APPLE_ID, '/setup/ws/1/accountLogin') == 1, 'accountLogin')
+        print(f'Signed in as {api.account_name} (region {api.session.region})')
 
 
-run(main())
+asyncio.run(main())

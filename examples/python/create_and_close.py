@@ -1,43 +1,42 @@
 #!/usr/bin/python3
 # create_and_close.py: sign in, read the account, close.
 #
-# pyicloud's async guide:
+# pyicloud's async guide, with one import line changed:
 #
+#     from icloud_glib.pyicloud import AsyncPyiCloudService
 #     api = await AsyncPyiCloudService.create('jappleseed@apple.com', 'password')
 #     print(f"Logged in as: {api.account_name}")
 #     print(f"Requires 2FA: {api.requires_2fa}")
 #     await api.close()
 #
-# Initialising an ICloud.Session signs it in (Gio.AsyncInitable). With
-# Apple, leave out `endpoint`.
+# With Apple, leave out endpoint_base.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-from icloudexample import FakeICloud, check, closing, gio_call, run, GLib, ICloud
+import asyncio
+
+from fakeicloud import FakeICloud, check
+from icloud_glib.pyicloud import AsyncPyiCloudService
 
 fake = FakeICloud()
 
 
 async def main():
-    api = ICloud.Session(apple_id='user@example.com', password='correct horse',
-                         endpoint=fake.endpoint)
-    await gio_call(api, 'init', GLib.PRIORITY_DEFAULT)    # create()
+    api = await AsyncPyiCloudService.create('user@example.com', 'correct horse',
+                                            endpoint_base=fake.base_uri)
+    print(f'Logged in as: {api.account_name}')
+    print(f'Requires 2FA: {api.requires_2fa}')
+    check(api.account_name == 'user@example.com', 'account name')
+    check(not api.requires_2fa and api.is_trusted_session, 'signed in, no 2FA')
+    await api.close()
 
-    print(f'Logged in as: {api.props.account_name}')
-    print(f'Requires 2FA: {api.props.requires_2fa}')
-    check(api.props.state == ICloud.AuthState.AUTHENTICATED, 'signed in')
-    check(api.props.account_name == 'user@example.com', 'account name')
-    check(not api.props.requires_2fa, 'no 2FA')
-
-    await gio_call(api, 'close')
-    check(api.props.state == ICloud.AuthState.CLOSED, 'closed')
-
-    # The same with `async with`: closed at the end of the block.
-    again = ICloud.Session(apple_id='user@example.com', endpoint=fake.endpoint)
-    await gio_call(again, 'init', GLib.PRIORITY_DEFAULT)
-    async with closing(again) as api:
-        check(api.props.state == ICloud.AuthState.AUTHENTICATED, 'signed in from disk')
-    check(again.props.state == ICloud.AuthState.CLOSED, 'closed by the context manager')
+    # The same with `async with`: closed at the end of the block. No
+    # password: the saved session is used.
+    async with await AsyncPyiCloudService.create('user@example.com',
+                                                 endpoint_base=fake.base_uri) as again:
+        check(not again.requires_2fa, 'signed in from disk')
+    check(fake.count_requests('user@example.com', '/appleauth/auth/signin/init') == 1,
+          'one password proof')
 
 
-run(main())
+asyncio.run(main())

@@ -4,7 +4,13 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-from icloudexample import FakeICloud, check, GLib, ICloud
+import gi
+
+gi.require_version('ICloud', '1')
+
+from gi.repository import GLib, ICloud  # noqa: E402
+
+from fakeicloud import FakeICloud, check  # noqa: E402
 
 fake = FakeICloud()
 loop = GLib.MainLoop()
@@ -30,7 +36,7 @@ def created(session, result, *user_data):
 
 
 session = ICloud.Session(apple_id='user@example.com', password='correct horse',
-                         endpoint=fake.endpoint)
+                         endpoint=ICloud.Endpoint.new_for_base_uri(fake.base_uri))
 session.init_async(GLib.PRIORITY_DEFAULT, None, created, None)
 GLib.timeout_add_seconds(30, loop.quit)
 loop.run()

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# error_handling.py: what went wrong, by error code.
+# error_handling.py: what went wrong, by exception.
 #
 # pyicloud's async guide:
 #
@@ -10,113 +10,100 @@
 #     except PyiCloud2FARequiredException:
 #         print("2FA is required")
 #
-# Here every failure is a GLib.Error; error.matches(ICloud.error_quark(),
-# ICloud.Error.X) tells the cause (cancellation: Gio.IOErrorEnum.CANCELLED).
-# A pending second factor is not an error: create succeeds and the state
-# names the challenge.
+# icloud_glib.pyicloud raises pyicloud's exceptions; underneath, every
+# failure is an icloud_glib.ICloudError subclass whose `code` is the
+# ICloud.Error and whose __cause__ is the library's GLib.Error. A pending
+# second factor is not an error: create() succeeds with requires_2fa set.
+# Cancelling the task (or asyncio.wait_for timing out) cancels the request.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-from icloudexample import FakeICloud, check, gio_call, run, GLib, Gio, ICloud
+import asyncio
+
+import icloud_glib
+from fakeicloud import FakeICloud, check
+from icloud_glib.pyicloud import AsyncPyiCloudService
+from icloud_glib.pyicloud.exceptions import (
+    PyiCloudAcceptTermsException,
+    PyiCloudAPIResponseException,
+    PyiCloudException,
+    PyiCloudFailedLoginException,
+    PyiCloudNoStoredPasswordAvailableException,
+)
 
 fake = FakeICloud()
 
-MESSAGES = {
-    ICloud.Error.FAILED_LOGIN: 'Failed to log in - check your credentials',
-    ICloud.Error.INVALID_CODE: 'Wrong code, try again',
-    ICloud.Error.TWO_FACTOR_REQUIRED: '2FA is required',
-    ICloud.Error.TWO_STEP_REQUIRED: 'Two-step verification is required',
-    ICloud.Error.SECURITY_KEY_REQUIRED: 'Sign in with a security key on icloud.com',
-    ICloud.Error.ACCOUNT_LOCKED: 'Apple locked the account',
-    ICloud.Error.REPAIR_REQUIRED: 'Repair the account or accept new terms on icloud.com',
-    ICloud.Error.THROTTLED: 'Apple asks to wait',
-    ICloud.Error.AUTH_REQUIRED: 'The password is needed again',
-    ICloud.Error.SERVICE_NOT_ACTIVATED: 'Set up iCloud on icloud.com first',
-    ICloud.Error.WRONG_REGION: 'The account belongs to another region',
-    ICloud.Error.NOT_AUTHENTICATED: 'Not possible in this state of the sign-in',
-    ICloud.Error.PROTOCOL: "Apple's answer could not be read",
-    ICloud.Error.NO_PLUGIN: 'A plugin is missing',
-    ICloud.Error.STORAGE: 'The session directory cannot be used',
-    ICloud.Error.CLOSED: 'The session was closed',
-}
+
+def create(apple_id, password):
+    return AsyncPyiCloudService.create(apple_id, password, endpoint_base=fake.base_uri)
 
 
-def explain(error):
-    if error.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED):
-        return 'Cancelled'
-    if error.domain != GLib.quark_to_string(ICloud.error_quark()):
-        return 'Network error'
-    return MESSAGES.get(ICloud.Error(error.code), 'Unexpected error')
-
-
-async def expect_error(code, awaitable, domain=None):
+async def expect(cls, awaitable):
     try:
         await awaitable
-    except GLib.Error as error:
-        print(f'  -> {explain(error)} ({error.message})')
-        check(error.matches(domain or ICloud.error_quark(), code),
-              f'expected {code}, got {error.domain}:{error.code} {error.message}')
+    except PyiCloudException as error:
+        cause = error.icloud_error
+        nick = error.icloud_code.value_nick if error.icloud_code else None
+        print(f'  -> {type(error).__name__}: {error} [{nick}]')
+        check(type(error) is cls, f'expected {cls.__name__}, got {error!r}')
+        check(isinstance(cause, icloud_glib.ICloudError), 'the library error')
+        check(error.__cause__ is cause.glib_error, 'the GLib.Error as __cause__')
         return error
-    check(False, f'expected {code}, but it worked')
-
-
-def new_session(apple_id, password):
-    return ICloud.Session(apple_id=apple_id, password=password, endpoint=fake.endpoint)
+    check(False, f'expected {cls.__name__}, but it worked')
 
 
 async def main():
-    # 1. Sign-ins that fail.
-    for apple_id, password, code in [
-            ('user@example.com', 'wrong_password', ICloud.Error.FAILED_LOGIN),
-            ('locked@example.com', 'locked out', ICloud.Error.ACCOUNT_LOCKED),
-            ('repair@example.com', 'needs repair', ICloud.Error.REPAIR_REQUIRED),
-            ('malformed@example.com', 'broken json', ICloud.Error.PROTOCOL),
-            ('fo@example.com', None, ICloud.Error.AUTH_REQUIRED)]:
+    print('user@example.com, wrong password:')
+    try:
+        async with await create('user@example.com', 'wrong_password'):
+            print('Logged in successfully')
+    except PyiCloudFailedLoginException as error:
+        print('  -> Failed to log in - check your credentials')
+        check(isinstance(error.icloud_error, icloud_glib.FailedLoginError), 'FAILED_LOGIN')
+        check('wrong_password' not in str(error), 'no password in messages')
+
+    for apple_id, password, cls in [
+            ('locked@example.com', 'locked out', PyiCloudAPIResponseException),
+            ('repair@example.com', 'needs repair', PyiCloudAcceptTermsException),
+            ('malformed@example.com', 'broken json', PyiCloudAPIResponseException),
+            ('fo@example.com', None, PyiCloudNoStoredPasswordAvailableException)]:
         print(f'{apple_id}:')
-        error = await expect_error(code, gio_call(new_session(apple_id, password), 'init',
-                                                  GLib.PRIORITY_DEFAULT))
-        if password:
-            check(password not in error.message, 'no password in messages')
+        await expect(cls, create(apple_id, password))
 
-    # THROTTLED: PyGObject rebuilds the GError from domain, code and message
-    # only, so read Apple's retry-after from the session.
     print('throttled@example.com:')
-    session = new_session('throttled@example.com', 'slow down')
-    await expect_error(ICloud.Error.THROTTLED, gio_call(session, 'init', GLib.PRIORITY_DEFAULT))
-    print(f'  -> retry in {session.props.retry_after} s')
-    check(session.props.retry_after == 120, 'retry-after')
+    error = await expect(PyiCloudAPIResponseException, create('throttled@example.com', 'slow down'))
+    print(f'  -> retry in {error.retry_after} s')
+    check(error.retry_after == 120 and error.code == 503, 'retry-after')
 
-    # 2. A pending second factor is a state, not an exception.
+    # The library's own exceptions, without the pyicloud layer.
+    print('icloud_glib.Session, locked@example.com:')
+    try:
+        await icloud_glib.Session.create('locked@example.com', 'locked out',
+                                         endpoint_base=fake.base_uri)
+        check(False, 'signed in')
+    except icloud_glib.AccountLockedError as error:
+        print(f'  -> {type(error).__name__}: {error.code.value_nick}, cause {error.__cause__!r}')
+
+    # A pending second factor is a state; a wrong code is False.
     print('2fa@example.com:')
-    session = new_session('2fa@example.com', 'two factor')
-    await gio_call(session, 'init', GLib.PRIORITY_DEFAULT)
-    check(session.props.state == ICloud.AuthState.NEEDS_2FA, 'NEEDS_2FA')
-    print('  -> 2FA is required (state NEEDS_2FA)')
-    await gio_call(session, 'request_2fa_code', None)
-    code = fake.last_code('2fa@example.com')
-    await expect_error(ICloud.Error.INVALID_CODE,
-                       gio_call(session, 'validate_2fa_code', '111111' if code == '000000' else '000000'))
-    check(session.props.state == ICloud.AuthState.NEEDS_2FA, 'still NEEDS_2FA')
-    await expect_error(ICloud.Error.NOT_AUTHENTICATED, gio_call(session, 'get_trusted_devices'))
-    await gio_call(session, 'close')
-    await expect_error(ICloud.Error.CLOSED, gio_call(session, 'authenticate', False))
+    async with await create('2fa@example.com', 'two factor') as api:
+        check(api.requires_2fa, 'requires_2fa')
+        print('  -> 2FA is required')
+        code = fake.last_code('2fa@example.com')
+        check(await api.validate_2fa_code('111111' if code == '000000' else '000000') is False,
+              'a wrong code is False')
+        check(api.requires_2fa, 'still waiting for the code')
 
-    # 3. Security keys.
-    print('keys@example.com:')
-    session = new_session('keys@example.com', 'security keys')
-    await gio_call(session, 'init', GLib.PRIORITY_DEFAULT)
-    check(session.props.state == ICloud.AuthState.NEEDS_SECURITY_KEY, 'NEEDS_SECURITY_KEY')
-    await expect_error(ICloud.Error.SECURITY_KEY_REQUIRED,
-                       gio_call(session, 'request_2fa_code', None))
-
-    # 4. Cancellation.
-    print('user@example.com, cancelled:')
-    cancellable = Gio.Cancellable()
-    cancellable.cancel()
-    await expect_error(Gio.IOErrorEnum.CANCELLED,
-                       gio_call(new_session('user@example.com', 'correct horse'), 'init',
-                                GLib.PRIORITY_DEFAULT, cancellable=cancellable),
-                       domain=Gio.io_error_quark())
+    # Cancellation: asyncio.wait_for gives up, the sign-in's request is cancelled.
+    print('user@example.com, slow server, wait_for 0.2 s:')
+    fake.server.inject_fault_full('/appleauth/auth/signin/complete', 'slow', 1, 0, 2000)
+    try:
+        await asyncio.wait_for(create('user@example.com', 'correct horse'), 0.2)
+        check(False, 'signed in')
+    except asyncio.TimeoutError:
+        print('  -> TimeoutError; the sign-in was cancelled')
+    check(fake.count_requests('user@example.com', '/setup/ws/1/accountLogin') == 0,
+          'nothing sent after the cancellation')
 
 
-run(main())
+asyncio.run(main())

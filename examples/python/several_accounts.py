@@ -1,6 +1,5 @@
 #!/usr/bin/python3
-# several_accounts.py: three Apple IDs signed in concurrently, on one main
-# loop.
+# several_accounts.py: three Apple IDs signed in concurrently.
 #
 # pyicloud's async guide:
 #
@@ -10,23 +9,26 @@
 #                     'is_trusted': api.is_trusted_session}
 #     results = await asyncio.gather(*[check_account(e, p) for e, p in accounts])
 #
+# The three sessions live on icloud_glib's one helper main context; the
+# asyncio loop only waits.
+#
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import asyncio
 
-from icloudexample import FakeICloud, check, closing, gio_call, run, GLib, ICloud
+from fakeicloud import FakeICloud, check
+from icloud_glib.pyicloud import AsyncPyiCloudService
 
 fake = FakeICloud()
 
 
 async def check_account(email, password):
-    api = ICloud.Session(apple_id=email, password=password, endpoint=fake.endpoint)
-    await gio_call(api, 'init', GLib.PRIORITY_DEFAULT)
-    async with closing(api):
+    async with await AsyncPyiCloudService.create(email, password,
+                                                 endpoint_base=fake.base_uri) as api:
         return {
-            'email': api.props.account_name,
-            'requires_2fa': api.props.requires_2fa,
-            'is_trusted': api.props.is_trusted_session,
+            'email': api.account_name,
+            'requires_2fa': api.requires_2fa,
+            'is_trusted': api.is_trusted_session,
         }
 
 
@@ -44,4 +46,4 @@ async def main():
     check([r['requires_2fa'] for r in results] == [False, False, True], 'requires_2fa')
 
 
-run(main())
+asyncio.run(main())

@@ -5,7 +5,13 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-from icloudexample import FakeICloud, check, GLib, ICloud
+import gi
+
+gi.require_version('ICloud', '1')
+
+from gi.repository import GLib, ICloud  # noqa: E402
+
+from fakeicloud import FakeICloud, check  # noqa: E402
 
 fake = FakeICloud()
 loop = GLib.MainLoop()
@@ -36,7 +42,8 @@ def created(session, result, *user_data):
 
 sessions = []
 for apple_id, (password, _) in ACCOUNTS.items():
-    session = ICloud.Session(apple_id=apple_id, password=password, endpoint=fake.endpoint)
+    session = ICloud.Session(apple_id=apple_id, password=password,
+                             endpoint=ICloud.Endpoint.new_for_base_uri(fake.base_uri))
     session.init_async(GLib.PRIORITY_DEFAULT, None, created, None)
     sessions.append(session)
 

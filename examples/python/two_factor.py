@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-# two_factor.py: a two-factor (HSA2) account: request a code, validate it,
-# trust the session; the next start needs neither password nor code.
+# two_factor.py: a two-factor (HSA2) account: create() asks Apple to push a
+# code to the trusted devices, validate it (which trusts the session); the
+# next start needs neither password nor code.
 #
 # pyicloud's async guide:
 #
@@ -12,50 +13,42 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-from icloudexample import FakeICloud, check, closing, gio_call, run, GLib, ICloud
+import asyncio
+
+from fakeicloud import FakeICloud, check
+from icloud_glib.pyicloud import AsyncPyiCloudService
 
 APPLE_ID = '2fa@example.com'
 fake = FakeICloud()
 
 
 async def main():
-    api = ICloud.Session(apple_id=APPLE_ID, password='two factor', endpoint=fake.endpoint)
-    await gio_call(api, 'init', GLib.PRIORITY_DEFAULT)
-
-    async with closing(api):
-        check(api.props.requires_2fa, 'requires_2fa')
-        check(not api.props.requires_2sa, 'a 2FA account does not require 2SA')
-        check(api.props.state == ICloud.AuthState.NEEDS_2FA, 'state NEEDS_2FA')
+    async with await AsyncPyiCloudService.create(APPLE_ID, 'two factor',
+                                                 endpoint_base=fake.base_uri) as api:
+        check(api.requires_2fa, 'requires_2fa')
+        check(not api.requires_2sa, 'a 2FA account does not require 2SA')
         print('Two-factor authentication required.')
+        for phone in api.trusted_phone_numbers:
+            print(f"Trusted phone {phone['id']}: {phone['obfuscatedNumber']}")
+        check(len(api.trusted_phone_numbers) == 2, 'trusted phones')
+        # create() pushed a code (await api.request_2fa_code(phone) sends an SMS).
+        check(fake.count_codes_sent(APPLE_ID) == 1, 'a code was pushed')
 
-        phones = await gio_call(api, 'get_trusted_phone_numbers')
-        for phone in phones:
-            print(f'Trusted phone {phone.get_id()}: {phone.get_obfuscated_number()}')
-        check(phones.get_n_items() > 0, 'trusted phones')
-
-        # None: a push to the trusted devices (pass a phone for an SMS).
-        await gio_call(api, 'request_2fa_code', None)
-        code = fake.last_code(APPLE_ID)          # input("Enter the code ...")
-        check(code is not None, 'a code was sent')
-
-        result = await gio_call(api, 'validate_2fa_code', code)
+        code = fake.last_code(APPLE_ID)          # input("Enter the code you received: ")
+        result = await api.validate_2fa_code(code)
         print(f'Code validation result: {result}')
         check(result is True, 'code accepted')
-        check(api.props.state == ICloud.AuthState.AUTHENTICATED, 'signed in')
 
-        if not api.props.is_trusted_session:
+        if not api.is_trusted_session:
             print('Session is not trusted. Trusting session...')
-            await gio_call(api, 'trust_session')
-        check(api.props.is_trusted_session, 'trusted')
-    codes = fake.server.count_codes_sent(APPLE_ID, None)
+            await api.trust_session()
+        check(api.is_trusted_session, 'trusted')
 
     # The next start: no password, no code.
-    again = ICloud.Session(apple_id=APPLE_ID, endpoint=fake.endpoint)
-    await gio_call(again, 'init', GLib.PRIORITY_DEFAULT)
-    async with closing(again):
-        check(again.props.state == ICloud.AuthState.AUTHENTICATED, 'signed in from disk')
-        check(fake.server.count_codes_sent(APPLE_ID, None) == codes, 'no new code')
+    async with await AsyncPyiCloudService.create(APPLE_ID, endpoint_base=fake.base_uri) as again:
+        check(not again.requires_2fa and again.is_trusted_session, 'signed in from disk')
+        check(fake.count_codes_sent(APPLE_ID) == 1, 'no new code')
         print('Signed in again from the saved session, without a code')
 
 
-run(main())
+asyncio.run(main())

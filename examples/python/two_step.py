@@ -1,46 +1,46 @@
 #!/usr/bin/python3
-# two_step.py: a two-step (legacy 2SA) account: list the trusted devices,
-# send a code to one, validate it.
+# two_step.py: a two-step (HSA) account: list the trusted devices, send a
+# code to one, validate it.
 #
 # pyicloud's async guide:
 #
-#     if api.requires_2sa:
-#         devices = await api.get_trusted_devices()
-#         device = devices[device_index]
-#         if not await api.send_verification_code(device): ...
-#         if not await api.validate_verification_code(device, code): ...
-#
-# A failure is an exception here (GLib.Error), never a False.
+#     devices = await api.get_trusted_devices()
+#     device = devices[device_index]
+#     if not await api.send_verification_code(device): ...
+#     if not await api.validate_verification_code(device, code): ...
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-from icloudexample import FakeICloud, check, closing, gio_call, run, GLib, ICloud
+import asyncio
+
+from fakeicloud import FakeICloud, check
+from icloud_glib.pyicloud import AsyncPyiCloudService
 
 APPLE_ID = '2sa@example.com'
 fake = FakeICloud()
 
 
 async def main():
-    api = ICloud.Session(apple_id=APPLE_ID, password='two step', endpoint=fake.endpoint)
-    await gio_call(api, 'init', GLib.PRIORITY_DEFAULT)
-
-    async with closing(api):
-        check(api.props.requires_2sa, 'requires_2sa')
-        check(api.props.state == ICloud.AuthState.NEEDS_2SA, 'state NEEDS_2SA')
+    async with await AsyncPyiCloudService.create(APPLE_ID, 'two step',
+                                                 endpoint_base=fake.base_uri) as api:
+        check(api.requires_2sa, 'requires_2sa')
         print('Two-step authentication required.')
 
-        devices = await gio_call(api, 'get_trusted_devices')
+        devices = await api.get_trusted_devices()   # Apple's dicts, as pyicloud's
         print('Trusted devices:')
         for i, device in enumerate(devices):
-            print(f'  {i}: {device.get_device_type()} {device.get_phone_number()}')
-        check(devices.get_n_items() == 2, 'two trusted devices')
+            print(f"  {i}: {device['deviceType']} {device['phoneNumber']}")
+        check(len(devices) == 2, 'two trusted devices')
 
         device = devices[0]
-        check(await gio_call(api, 'send_verification_code', device), 'code sent')
-        code = fake.last_code(APPLE_ID, device.get_id())   # input("Enter verification code: ")
-        check(await gio_call(api, 'validate_verification_code', device, code), 'code accepted')
-        check(api.props.state == ICloud.AuthState.AUTHENTICATED, 'signed in')
+        check(await api.send_verification_code(device), 'code sent')
+        code = fake.last_code(APPLE_ID, device['deviceId'])   # input("Enter verification code: ")
+        wrong = '111111' if code == '000000' else '000000'
+        check(await api.validate_verification_code(device, wrong) is False,
+              'a wrong code is False, as in pyicloud')
+        check(await api.validate_verification_code(device, code), 'code accepted')
+        check(not api.requires_2sa, 'signed in')
         print('Verification successful!')
 
 
-run(main())
+asyncio.run(main())
