@@ -59,14 +59,16 @@
  * wait for it (libsecret's way), so both paths share every line of I/O.
  * They block the calling thread for the whole operation: call them from a
  * worker, a command-line tool or a test, not from code dispatched by the
- * default main context.
+ * default main context (icloud-session.c still does, in op_begin/op_end
+ * and close, until it switches to the `_async` forms).
  *
  * Cancellation: the GCancellable is looked at once, before any I/O
  * starts; a cancelled operation then fails with G_IO_ERROR_CANCELLED and
  * has changed nothing (no file written, no lock taken; a save-and-unlock
- * still unlocks). Once the I/O started, the operation runs to its end and
- * reports what happened. A write is atomic (rename), so no cancellation
- * or crash can leave half a file.
+ * still unlocks). Once the file I/O started, the operation runs to its
+ * end and reports what happened (the keyring backend also hands the
+ * cancellable to libsecret, whose store is all or nothing). A write is
+ * atomic (rename), so no cancellation or crash can leave half a file.
  *
  * Debugging: with icloud_store_set_io_thread_check (TRUE), or
  * ICLOUD_STORE_ASSERT_OFF_MAIN=1 in the environment, any blocking store
@@ -146,8 +148,9 @@ gboolean       icloud_store_save_finish       (ICloudStore          *self,
 /* The end of an operation in one hop: saves as icloud_store_save_async ()
  * and then unlocks as icloud_store_unlock (), in the same worker, right
  * after the write. The lock is released whatever the outcome (failed or
- * cancelled saves too), so it must be held (lock count > 0). The lock is
- * gone only once the callback runs: start the next operation from there. */
+ * cancelled saves too; not on G_IO_ERROR_PENDING, where nothing is done),
+ * so it must be held (lock count > 0). The lock is gone only once the
+ * callback runs: start the next operation from there. */
 void           icloud_store_save_and_unlock_async  (ICloudStore          *self,
                                                     GCancellable         *cancellable,
                                                     GAsyncReadyCallback   callback,
