@@ -1,11 +1,19 @@
 /* icloud-store.c: one account's session on disk
  *
+ * The object the session holds: the in-memory state (data map, cookie
+ * jar), the file format, the only-on-change rule, the lock count, and the
+ * asynchronous operations (open, save, save and unlock, delete) built on a
+ * backend (icloud-store-backend-private.h: icloud-file-store.c,
+ * icloud-keyring-store.c) that does the I/O off this thread. The blocking
+ * functions run the very same asynchronous code on a private main context.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
 #include "config.h"
 
 #include "icloud-store-private.h"
+#include "icloud-store-backend-private.h"
 #include "icloud-json-private.h"
 
 #include <errno.h>
@@ -18,17 +26,12 @@
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
-#ifdef HAVE_LIBSECRET
-#include <libsecret/secret.h>
-#endif
 
 #include "icloud-glib/icloud-error.h"
 
 #define SESSION_SUFFIX    ".session.json"
 #define LOCK_SUFFIX       ".lock"
 #define FORMAT_VERSION    1
-/* A session file is a few KiB; anything much larger is not ours. */
-#define MAX_FILE_SIZE     (4 * 1024 * 1024)
 /* Keep `<base>.session.json.corrupt-<time>` well under NAME_MAX. */
 #define MAX_BASE_LEN      160
 /* The readable part of a session file name, and the hex digits of the
@@ -40,27 +43,23 @@ struct _ICloudStore
 {
   GObject        parent_instance;
 
-  char          *directory;
-  char          *apple_id;
-  char          *base;        /* <readable stem>-<hash of the case-folded ID> */
-  char          *file_name;   /* <base>.session.json */
-  char          *legacy_file_name; /* 0.1.0's <pyicloud base>.session.json */
-  char          *path;        /* directory/file_name */
-  char          *lock_name;   /* <base>.lock */
-  ICloudSecretStore secret_store;
+  ICloudStoreLocation      *location;  /* immutable, shared with workers */
+  ICloudSecretStore         secret_store;
+  const ICloudStoreBackend *backend;
 
   GHashTable    *data;        /* key → value; values wiped on removal */
   SoupCookieJar *jar;
 
   /* What is on disk as far as we know (the bytes last loaded or saved),
-   * NULL when unknown or absent. Secret: wiped before it is freed. */
-  char          *last_bytes;
-  gsize          last_len;
+   * NULL when unknown or absent. Secret: wiped when freed. */
+  GBytes        *last_bytes;
 
   guint          n_writes;
 
   int            lock_fd;
   guint          lock_count;
+
+  gboolean       busy;        /* an operation is running */
 };
 
 G_DEFINE_FINAL_TYPE (ICloudStore, icloud_store, G_TYPE_OBJECT)
@@ -78,26 +77,51 @@ wipe_free (gpointer p)
     }
 }
 
-static void
-clear_last_bytes (ICloudStore *self)
+GHashTable *
+icloud_store_data_new (void)
 {
-  if (self->last_bytes != NULL)
-    {
-      explicit_bzero (self->last_bytes, self->last_len);
-      g_clear_pointer (&self->last_bytes, g_free);
-    }
-  self->last_len = 0;
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, wipe_free);
 }
 
-/* Takes ownership of @bytes. */
-static void
-set_last_bytes (ICloudStore *self,
-                char        *bytes,
-                gsize        len)
+typedef struct
 {
-  clear_last_bytes (self);
-  self->last_bytes = bytes;
-  self->last_len = len;
+  char  *buf;
+  gsize  len;
+} SecretBuffer;
+
+static void
+secret_buffer_free (gpointer p)
+{
+  SecretBuffer *secret = p;
+
+  explicit_bzero (secret->buf, secret->len);
+  g_free (secret->buf);
+  g_free (secret);
+}
+
+GBytes *
+icloud_store_secret_bytes_take (char  *buf,
+                                gsize  len)
+{
+  SecretBuffer *secret = g_new (SecretBuffer, 1);
+
+  secret->buf = buf;
+  secret->len = len;
+  return g_bytes_new_with_free_func (buf, len, secret_buffer_free, secret);
+}
+
+static gboolean
+same_bytes (GBytes     *bytes,
+            const char *buf,
+            gsize       len)
+{
+  gsize size;
+  const char *data;
+
+  if (bytes == NULL)
+    return FALSE;
+  data = g_bytes_get_data (bytes, &size);
+  return size == len && memcmp (data, buf, len) == 0;
 }
 
 static void
@@ -149,16 +173,53 @@ same_site_from_string (const char         *str,
   return TRUE;
 }
 
-static void
-set_storage_error (GError     **error,
-                   int          saved_errno,
-                   const char  *format,
-                   const char  *name)
+void
+icloud_store_set_storage_error (GError     **error,
+                                int          saved_errno,
+                                const char  *format,
+                                const char  *name)
 {
   g_autofree char *what = g_strdup_printf (format, name);
 
   g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
                "%s: %s", what, g_strerror (saved_errno));
+}
+
+/* ------------------------------------------------------------------ */
+/* The main-thread I/O check                                            */
+
+/* -1: not decided yet (the environment decides at the first use). */
+static gint io_thread_check = -1;
+
+void
+icloud_store_set_io_thread_check (gboolean enabled)
+{
+  g_atomic_int_set (&io_thread_check, enabled ? 1 : 0);
+}
+
+gboolean
+icloud_store_get_io_thread_check (void)
+{
+  gint value = g_atomic_int_get (&io_thread_check);
+
+  if (value < 0)
+    {
+      const char *env = g_getenv ("ICLOUD_STORE_ASSERT_OFF_MAIN");
+
+      value = env != NULL && *env != '\0' && !g_str_equal (env, "0") ? 1 : 0;
+      g_atomic_int_compare_and_exchange (&io_thread_check, -1, value);
+      value = g_atomic_int_get (&io_thread_check);
+    }
+  return value == 1;
+}
+
+void
+icloud_store_check_io_thread (const char *what)
+{
+  if (icloud_store_get_io_thread_check () &&
+      g_main_context_is_owner (g_main_context_default ()))
+    g_error ("%s: blocking session store I/O on the thread that runs the "
+             "default main context (ICLOUD_STORE_ASSERT_OFF_MAIN)", what);
 }
 
 /* ------------------------------------------------------------------ */
@@ -269,6 +330,111 @@ icloud_store_account_name (const char *apple_id)
 }
 
 /* ------------------------------------------------------------------ */
+/* Location and snapshot                                                */
+
+static void
+location_clear (gpointer p)
+{
+  ICloudStoreLocation *location = p;
+
+  g_free (location->directory);
+  g_free (location->apple_id);
+  g_free (location->file_name);
+  g_free (location->legacy_file_name);
+  g_free (location->path);
+  g_free (location->lock_name);
+}
+
+ICloudStoreLocation *
+icloud_store_location_ref (ICloudStoreLocation *location)
+{
+  return g_atomic_rc_box_acquire (location);
+}
+
+void
+icloud_store_location_unref (ICloudStoreLocation *location)
+{
+  g_atomic_rc_box_release_full (location, location_clear);
+}
+
+ICloudStoreSnapshot *
+icloud_store_snapshot_new (void)
+{
+  ICloudStoreSnapshot *snapshot = g_new0 (ICloudStoreSnapshot, 1);
+
+  snapshot->lock_fd = -1;
+  snapshot->data = icloud_store_data_new ();
+  return snapshot;
+}
+
+void
+icloud_store_snapshot_free (ICloudStoreSnapshot *snapshot)
+{
+  icloud_store_release_lock (snapshot->lock_fd);
+  g_clear_pointer (&snapshot->bytes, g_bytes_unref);
+  g_clear_pointer (&snapshot->data, g_hash_table_unref);
+  g_slist_free_full (snapshot->cookies, (GDestroyNotify) soup_cookie_free);
+  g_free (snapshot);
+}
+
+static void
+job_free (ICloudStoreJob *job)
+{
+  icloud_store_release_lock (job->lock_fd);
+  g_clear_pointer (&job->snapshot, icloud_store_snapshot_free);
+  g_clear_pointer (&job->bytes, g_bytes_unref);
+  icloud_store_location_unref (job->location);
+  g_free (job);
+}
+
+GTask *
+icloud_store_job_new (ICloudStoreLocation *location,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data,
+                      gpointer             source_tag)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  ICloudStoreJob *job = g_new0 (ICloudStoreJob, 1);
+
+  job->location = icloud_store_location_ref (location);
+  job->lock_fd = -1;
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, job, (GDestroyNotify) job_free);
+  /* Cancellation is looked at once, before the I/O; a finished write or a
+   * taken lock is reported as it is. */
+  g_task_set_check_cancellable (task, FALSE);
+  return task;
+}
+
+void
+icloud_store_job_return_snapshot (GTask *task)
+{
+  ICloudStoreJob *job = g_task_get_task_data (task);
+
+  g_task_return_pointer (task, g_steal_pointer (&job->snapshot),
+                         (GDestroyNotify) icloud_store_snapshot_free);
+}
+
+ICloudStoreSnapshot *
+icloud_store_job_propagate_snapshot (GAsyncResult  *result,
+                                     gpointer       source_tag,
+                                     GError       **error)
+{
+  g_return_val_if_fail (g_async_result_is_tagged (result, source_tag), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+gboolean
+icloud_store_job_propagate_boolean (GAsyncResult  *result,
+                                    gpointer       source_tag,
+                                    GError       **error)
+{
+  g_return_val_if_fail (g_async_result_is_tagged (result, source_tag), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------ */
 /* Object                                                               */
 
 static void
@@ -276,23 +442,13 @@ icloud_store_finalize (GObject *object)
 {
   ICloudStore *self = ICLOUD_STORE (object);
 
-  if (self->lock_fd >= 0)
-    {
-      flock (self->lock_fd, LOCK_UN);
-      close (self->lock_fd);
-      self->lock_fd = -1;
-    }
+  icloud_store_release_lock (self->lock_fd);
+  self->lock_fd = -1;
 
-  clear_last_bytes (self);
+  g_clear_pointer (&self->last_bytes, g_bytes_unref);
   g_clear_pointer (&self->data, g_hash_table_unref);
   g_clear_object (&self->jar);
-  g_free (self->directory);
-  g_free (self->apple_id);
-  g_free (self->base);
-  g_free (self->file_name);
-  g_free (self->legacy_file_name);
-  g_free (self->path);
-  g_free (self->lock_name);
+  g_clear_pointer (&self->location, icloud_store_location_unref);
 
   G_OBJECT_CLASS (icloud_store_parent_class)->finalize (object);
 }
@@ -309,7 +465,7 @@ static void
 icloud_store_init (ICloudStore *self)
 {
   self->lock_fd = -1;
-  self->data = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, wipe_free);
+  self->data = icloud_store_data_new ();
   self->jar = soup_cookie_jar_new ();
   soup_cookie_jar_set_accept_policy (self->jar, SOUP_COOKIE_JAR_ACCEPT_ALWAYS);
 }
@@ -327,7 +483,10 @@ icloud_store_new_full (const char        *directory,
                        ICloudSecretStore  secret_store)
 {
   ICloudStore *self;
+  ICloudStoreLocation *location;
   g_autofree char *dir = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *legacy = NULL;
 
   g_return_val_if_fail (apple_id != NULL, NULL);
   g_return_val_if_fail (g_utf8_validate (apple_id, -1, NULL), NULL);
@@ -335,21 +494,25 @@ icloud_store_new_full (const char        *directory,
                         secret_store == ICLOUD_SECRET_STORE_KEYRING, NULL);
 
   dir = directory != NULL ? g_strdup (directory) : icloud_store_default_directory ();
+  base = icloud_store_account_name (apple_id);
+  legacy = icloud_store_base_name (apple_id);
 
-  self = g_object_new (ICLOUD_TYPE_STORE, NULL);
+  location = g_atomic_rc_box_new0 (ICloudStoreLocation);
   /* Absolute, no trailing slash: so that lstat/O_NOFOLLOW see the
    * directory itself and not what a symbolic link points to. */
-  self->directory = g_canonicalize_filename (dir, NULL);
-  self->apple_id = g_strdup (apple_id);
-  self->base = icloud_store_account_name (apple_id);
-  self->file_name = g_strconcat (self->base, SESSION_SUFFIX, NULL);
-  {
-    g_autofree char *legacy = icloud_store_base_name (apple_id);
-    self->legacy_file_name = g_strconcat (legacy, SESSION_SUFFIX, NULL);
-  }
-  self->lock_name = g_strconcat (self->base, LOCK_SUFFIX, NULL);
-  self->path = g_build_filename (self->directory, self->file_name, NULL);
+  location->directory = g_canonicalize_filename (dir, NULL);
+  location->apple_id = g_strdup (apple_id);
+  location->file_name = g_strconcat (base, SESSION_SUFFIX, NULL);
+  location->legacy_file_name = g_strconcat (legacy, SESSION_SUFFIX, NULL);
+  location->lock_name = g_strconcat (base, LOCK_SUFFIX, NULL);
+  location->path = g_build_filename (location->directory, location->file_name, NULL);
+
+  self = g_object_new (ICLOUD_TYPE_STORE, NULL);
+  self->location = location;
   self->secret_store = secret_store;
+  self->backend = secret_store == ICLOUD_SECRET_STORE_KEYRING
+                  ? &icloud_keyring_store_backend
+                  : &icloud_file_store_backend;
 
   return self;
 }
@@ -375,21 +538,21 @@ const char *
 icloud_store_get_directory (ICloudStore *self)
 {
   g_return_val_if_fail (ICLOUD_IS_STORE (self), NULL);
-  return self->directory;
+  return self->location->directory;
 }
 
 const char *
 icloud_store_get_path (ICloudStore *self)
 {
   g_return_val_if_fail (ICLOUD_IS_STORE (self), NULL);
-  return self->path;
+  return self->location->path;
 }
 
 const char *
 icloud_store_get_apple_id (ICloudStore *self)
 {
   g_return_val_if_fail (ICLOUD_IS_STORE (self), NULL);
-  return self->apple_id;
+  return self->location->apple_id;
 }
 
 guint
@@ -437,22 +600,24 @@ icloud_store_get_cookie_jar (ICloudStore *self)
 
 /* Creates the directory if needed, refuses a symbolic link or a directory
  * that is not ours, tightens it to 0700, and returns an fd for it. */
-static int
-open_directory (ICloudStore  *self,
-                GError      **error)
+int
+icloud_store_open_directory (ICloudStoreLocation  *location,
+                             GError              **error)
 {
   struct stat st;
   int fd;
 
-  if (g_mkdir_with_parents (self->directory, 0700) != 0)
+  icloud_store_check_io_thread ("icloud_store_open_directory");
+
+  if (g_mkdir_with_parents (location->directory, 0700) != 0)
     {
-      set_storage_error (error, errno,
-                         "Cannot create the session directory %s",
-                         self->directory);
+      icloud_store_set_storage_error (error, errno,
+                                                   "Cannot create the session directory %s",
+                         location->directory);
       return -1;
     }
 
-  fd = open (self->directory,
+  fd = open (location->directory,
              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     {
@@ -460,22 +625,22 @@ open_directory (ICloudStore  *self,
 
       if (saved_errno == ELOOP ||
           (saved_errno == ENOTDIR &&
-           lstat (self->directory, &st) == 0 && S_ISLNK (st.st_mode)))
+           lstat (location->directory, &st) == 0 && S_ISLNK (st.st_mode)))
         g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
                      "The session directory %s is a symbolic link; "
-                     "refusing to use it", self->directory);
+                     "refusing to use it", location->directory);
       else
-        set_storage_error (error, saved_errno,
-                           "Cannot open the session directory %s",
-                           self->directory);
+        icloud_store_set_storage_error (error, saved_errno,
+                                        "Cannot open the session directory %s",
+                           location->directory);
       return -1;
     }
 
   if (fstat (fd, &st) != 0)
     {
-      set_storage_error (error, errno,
-                         "Cannot inspect the session directory %s",
-                         self->directory);
+      icloud_store_set_storage_error (error, errno,
+                                                   "Cannot inspect the session directory %s",
+                         location->directory);
       close (fd);
       return -1;
     }
@@ -484,7 +649,7 @@ open_directory (ICloudStore  *self,
     {
       g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
                    "The session directory %s belongs to another user; "
-                   "refusing to use it", self->directory);
+                   "refusing to use it", location->directory);
       close (fd);
       return -1;
     }
@@ -493,16 +658,82 @@ open_directory (ICloudStore  *self,
     {
       if (fchmod (fd, 0700) != 0)
         {
-          set_storage_error (error, errno,
-                             "Cannot make the session directory %s private",
-                             self->directory);
+          icloud_store_set_storage_error (error, errno,
+                                                       "Cannot make the session directory %s private",
+                             location->directory);
           close (fd);
           return -1;
         }
-      g_debug ("Tightened the session directory %s to 0700", self->directory);
+      g_debug ("Tightened the session directory %s to 0700", location->directory);
     }
 
   return fd;
+}
+
+int
+icloud_store_take_lock (ICloudStoreLocation  *location,
+                        int                   dir_fd,
+                        GError              **error)
+{
+  struct stat st;
+  int fd;
+
+  icloud_store_check_io_thread ("icloud_store_take_lock");
+
+  fd = openat (dir_fd, location->lock_name,
+               O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+      g_autofree char *lock_path = g_build_filename (location->directory,
+                                                     location->lock_name, NULL);
+
+      icloud_store_set_storage_error (error, saved_errno,
+                                      "Cannot open the lock file %s", lock_path);
+      return -1;
+    }
+
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid ())
+    {
+      g_autofree char *lock_path = g_build_filename (location->directory,
+                                                     location->lock_name, NULL);
+
+      close (fd);
+      g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
+                   "The lock file %s is not a regular file of this user; refusing to use it",
+                   lock_path);
+      return -1;
+    }
+
+  while (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      int saved_errno = errno;
+
+      if (saved_errno == EINTR)
+        continue;
+
+      close (fd);
+      if (saved_errno == EWOULDBLOCK)
+        g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
+                     "The session of %s is in use by another process",
+                     location->apple_id);
+      else
+        icloud_store_set_storage_error (error, saved_errno,
+                                        "Cannot lock the session of %s",
+                                        location->apple_id);
+      return -1;
+    }
+
+  return fd;
+}
+
+void
+icloud_store_release_lock (int lock_fd)
+{
+  if (lock_fd < 0)
+    return;
+  flock (lock_fd, LOCK_UN);
+  close (lock_fd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -540,7 +771,7 @@ serialise (ICloudStore *self,
   json_builder_begin_object (builder);
 
   json_builder_set_member_name (builder, "apple_id");
-  json_builder_add_string_value (builder, self->apple_id);
+  json_builder_add_string_value (builder, self->location->apple_id);
 
   json_builder_set_member_name (builder, "cookies");
   json_builder_begin_array (builder);
@@ -637,14 +868,14 @@ member_is_boolean (JsonObject *object,
 }
 
 /* Parses the file content into @data and @cookies. On FALSE, @why says what
- * is wrong (no content in it). */
-static gboolean
-parse (ICloudStore  *self,
-       const char   *bytes,
-       gsize         len,
-       GHashTable   *data,
-       GSList      **cookies,
-       const char  **why)
+ * is wrong (no content in it). Pure: runs in the backends' workers. */
+gboolean
+icloud_store_parse (const char   *apple_id,
+                    const char   *bytes,
+                    gsize         len,
+                    GHashTable   *data,
+                    GSList      **cookies,
+                    const char  **why)
 {
   g_autoptr(JsonNode) root = NULL;
   JsonNode *node;
@@ -696,7 +927,7 @@ parse (ICloudStore  *self,
       return FALSE;
     }
   if (!same_apple_id (json_object_get_string_member (object, "apple_id"),
-                      self->apple_id))
+                      apple_id))
     {
       *why = "belongs to another Apple ID";
       return FALSE;
@@ -821,694 +1052,6 @@ parse (ICloudStore  *self,
 }
 
 /* ------------------------------------------------------------------ */
-/* The keyring                                                          */
-
-/* The keyring calls below are libsecret's synchronous ones: they run on a
- * private main context and block the calling thread for a round trip to
- * the Secret Service. Simple and good enough for one small secret per
- * operation; a later version may use the asynchronous calls. */
-
-static void
-keyring_unavailable (GError     **error,
-                     const GError *cause)
-{
-  g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
-               "The keyring is not available: %s; use the file store instead",
-               cause != NULL ? cause->message : "built without libsecret");
-}
-
-#ifdef HAVE_LIBSECRET
-
-static const SecretSchema keyring_schema = {
-  "org.gnome.ICloudGlib.Session", SECRET_SCHEMA_NONE,
-  {
-    { "apple-id", SECRET_SCHEMA_ATTRIBUTE_STRING },
-    { "version", SECRET_SCHEMA_ATTRIBUTE_STRING },
-    { NULL, 0 },
-  }
-};
-
-#define KEYRING_VERSION "1"
-
-/* Clears the secret; a missing one is fine. */
-static gboolean
-keyring_clear (ICloudStore  *self,
-               GError      **error)
-{
-  g_autoptr(GError) local_error = NULL;
-
-  secret_password_clear_sync (&keyring_schema, NULL, &local_error,
-                              "apple-id", self->apple_id,
-                              "version", KEYRING_VERSION,
-                              NULL);
-  if (local_error != NULL)
-    {
-      keyring_unavailable (error, local_error);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* The secret's bytes in a g_malloc'd buffer (the caller wipes it), NULL
- * when there is none (@error unset) or on error. */
-static char *
-keyring_lookup (ICloudStore  *self,
-                gsize        *len_out,
-                GError      **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  char *secret;
-  char *bytes;
-  gsize len;
-
-  secret = secret_password_lookup_sync (&keyring_schema, NULL, &local_error,
-                                        "apple-id", self->apple_id,
-                                        "version", KEYRING_VERSION,
-                                        NULL);
-  if (local_error != NULL)
-    {
-      keyring_unavailable (error, local_error);
-      return NULL;
-    }
-  if (secret == NULL)
-    return NULL;
-
-  len = strlen (secret);
-  bytes = g_malloc (len + 1);
-  memcpy (bytes, secret, len + 1);
-  secret_password_free (secret);   /* wipes */
-
-  *len_out = len;
-  return bytes;
-}
-
-static gboolean
-keyring_store (ICloudStore  *self,
-               const char   *bytes,
-               GError      **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *label = g_strdup_printf ("iCloud session of %s", self->apple_id);
-
-  if (!secret_password_store_sync (&keyring_schema, SECRET_COLLECTION_DEFAULT,
-                                   label, bytes, NULL, &local_error,
-                                   "apple-id", self->apple_id,
-                                   "version", KEYRING_VERSION,
-                                   NULL))
-    {
-      keyring_unavailable (error, local_error);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-clear_state (ICloudStore *self)
-{
-  g_hash_table_remove_all (self->data);
-  clear_cookies (self);
-  clear_last_bytes (self);
-}
-
-/* Takes ownership of @cookies (the jar takes each cookie) and of @data. */
-static void
-install_state (ICloudStore *self,
-               GHashTable  *data,
-               GSList      *cookies)
-{
-  g_hash_table_remove_all (self->data);
-  g_hash_table_unref (self->data);
-  self->data = data;
-
-  clear_cookies (self);
-  for (GSList *l = cookies; l != NULL; l = l->next)
-    soup_cookie_jar_add_cookie (self->jar, l->data);   /* takes ownership */
-  g_slist_free (cookies);
-}
-
-#endif /* HAVE_LIBSECRET */
-
-static gboolean
-keyring_load (ICloudStore  *self,
-              GError      **error)
-{
-#ifdef HAVE_LIBSECRET
-  g_autoptr(GHashTable) data = NULL;
-  GSList *cookies = NULL;
-  GError *local_error = NULL;
-  const char *why = NULL;
-  char *bytes;
-  gsize len = 0;
-  guint n_keys;
-  int dir_fd;
-
-  /* The directory holds the lock: the same rules as for the file store. */
-  dir_fd = open_directory (self, error);
-  if (dir_fd < 0)
-    return FALSE;
-  close (dir_fd);
-
-  bytes = keyring_lookup (self, &len, &local_error);
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
-  if (bytes == NULL)
-    {
-      g_debug ("No session of %s in the keyring", self->apple_id);
-      clear_state (self);
-      return TRUE;
-    }
-
-  data = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, wipe_free);
-  if (len > MAX_FILE_SIZE)
-    why = "too large";
-  else if (!parse (self, bytes, len, data, &cookies, &why))
-    g_slist_free_full (g_steal_pointer (&cookies), (GDestroyNotify) soup_cookie_free);
-
-  if (why != NULL)
-    {
-      explicit_bzero (bytes, len);
-      g_free (bytes);
-
-      /* Like a corrupt file: never a crash, no session. Clearing it is
-       * best effort (the next save replaces it anyway). */
-      if (keyring_clear (self, &local_error))
-        g_debug ("The session secret of %s in the keyring is unusable (%s); "
-                 "cleared it", self->apple_id, why);
-      else
-        {
-          g_debug ("The session secret of %s in the keyring is unusable (%s) "
-                   "and could not be cleared: %s",
-                   self->apple_id, why, local_error->message);
-          g_clear_error (&local_error);
-        }
-      clear_state (self);
-      return TRUE;
-    }
-
-  n_keys = g_hash_table_size (data);
-  g_debug ("Loaded the session of %s from the keyring (%u keys, %u cookies)",
-           self->apple_id, n_keys, g_slist_length (cookies));
-  install_state (self, g_steal_pointer (&data), cookies);
-  set_last_bytes (self, bytes, len);
-
-  return TRUE;
-#else
-  keyring_unavailable (error, NULL);
-  return FALSE;
-#endif
-}
-
-/* Takes ownership of @bytes (wiped). */
-static gboolean
-keyring_save (ICloudStore  *self,
-              char         *bytes,
-              gsize         len,
-              GError      **error)
-{
-#ifdef HAVE_LIBSECRET
-  if (!keyring_store (self, bytes, error))
-    {
-      explicit_bzero (bytes, len);
-      g_free (bytes);
-      return FALSE;
-    }
-
-  set_last_bytes (self, bytes, len);
-  self->n_writes++;
-  g_debug ("Saved the session of %s in the keyring", self->apple_id);
-  return TRUE;
-#else
-  explicit_bzero (bytes, len);
-  g_free (bytes);
-  keyring_unavailable (error, NULL);
-  return FALSE;
-#endif
-}
-
-static gboolean
-keyring_delete (ICloudStore  *self,
-                GError      **error)
-{
-#ifdef HAVE_LIBSECRET
-  int dir_fd = open_directory (self, error);
-
-  if (dir_fd < 0)
-    return FALSE;
-  close (dir_fd);
-
-  if (!keyring_clear (self, error))
-    return FALSE;
-  g_debug ("Cleared the session of %s from the keyring", self->apple_id);
-  return TRUE;
-#else
-  keyring_unavailable (error, NULL);
-  return FALSE;
-#endif
-}
-
-/* ------------------------------------------------------------------ */
-/* Load                                                                 */
-
-static void
-set_aside (ICloudStore *self,
-           int          dir_fd,
-           const char  *why)
-{
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-  g_autofree char *aside = NULL;
-
-  for (guint i = 0; i < 100; i++)
-    {
-      struct stat st;
-
-      g_free (aside);
-      if (i == 0)
-        aside = g_strdup_printf ("%s.corrupt-%" G_GINT64_FORMAT, self->file_name, now);
-      else
-        aside = g_strdup_printf ("%s.corrupt-%" G_GINT64_FORMAT "-%u",
-                                 self->file_name, now, i);
-
-      if (fstatat (dir_fd, aside, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
-        break;
-    }
-
-  if (renameat (dir_fd, self->file_name, dir_fd, aside) == 0)
-    {
-      g_debug ("The session file %s is unusable (%s); moved it aside to %s",
-               self->path, why, aside);
-    }
-  else
-    {
-      int saved_errno = errno;
-
-      /* Not fatal: the next save replaces it. */
-      g_debug ("The session file %s is unusable (%s) and could not be "
-               "moved aside: %s", self->path, why, g_strerror (saved_errno));
-    }
-}
-
-/* Reads the whole file @name; NULL with errno set on error. ENOENT when
- * absent, EFBIG when too large, EINVAL when not a regular file (a FIFO is
- * opened without waiting for a writer, then refused), EPERM when another
- * user owns it. */
-static char *
-read_file (ICloudStore *self,
-           int          dir_fd,
-           const char  *name,
-           gsize       *len_out)
-{
-  struct stat st;
-  char *buf;
-  gsize len = 0;
-  int fd;
-
-  fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0)
-    return NULL;
-
-  if (fstat (fd, &st) != 0)
-    {
-      int saved_errno = errno;
-
-      close (fd);
-      errno = saved_errno;
-      return NULL;
-    }
-
-  if (!S_ISREG (st.st_mode))
-    {
-      close (fd);
-      errno = EINVAL;
-      return NULL;
-    }
-
-  /* In our own 0700 directory, a file of someone else's was put there by
-   * someone with more rights than ours: not ours to trust. */
-  if (st.st_uid != geteuid ())
-    {
-      close (fd);
-      errno = EPERM;
-      return NULL;
-    }
-
-  if (st.st_size > MAX_FILE_SIZE)
-    {
-      close (fd);
-      errno = EFBIG;
-      return NULL;
-    }
-
-  /* A session file written by someone else with a loose mode: ours now. */
-  if ((st.st_mode & 0077) != 0)
-    (void) fchmod (fd, 0600);
-
-  buf = g_malloc (st.st_size + 1);
-  while (len < (gsize) st.st_size)
-    {
-      gssize n = read (fd, buf + len, st.st_size - len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved_errno = errno;
-
-          explicit_bzero (buf, len);
-          g_free (buf);
-          close (fd);
-          errno = saved_errno;
-          return NULL;
-        }
-      if (n == 0)
-        break;  /* shrunk while reading */
-      len += n;
-    }
-  buf[len] = '\0';
-  close (fd);
-
-  *len_out = len;
-  return buf;
-}
-
-/* 0.1.0 named a session file after the Apple ID with its punctuation
- * removed, so that two accounts could share one name. When this account
- * has no file under its own name but one under the old name holds this
- * very Apple ID, it is renamed (the same atomic rename a save ends with)
- * and its content returned; a file of another account under that name is
- * left as it is. NULL with errno ENOENT otherwise. */
-static char *
-take_legacy_file (ICloudStore *self,
-                  int          dir_fd,
-                  gsize       *len_out)
-{
-  g_autoptr(GHashTable) data = NULL;
-  GSList *cookies = NULL;
-  const char *why = NULL;
-  gboolean ours;
-  char *bytes;
-  gsize len = 0;
-
-  bytes = read_file (self, dir_fd, self->legacy_file_name, &len);
-  if (bytes == NULL)
-    {
-      errno = ENOENT;
-      return NULL;
-    }
-
-  data = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, wipe_free);
-  ours = parse (self, bytes, len, data, &cookies, &why);
-  g_slist_free_full (cookies, (GDestroyNotify) soup_cookie_free);
-  if (!ours ||
-      renameat (dir_fd, self->legacy_file_name, dir_fd, self->file_name) != 0)
-    {
-      explicit_bzero (bytes, len);
-      g_free (bytes);
-      errno = ENOENT;
-      return NULL;
-    }
-  (void) fsync (dir_fd);
-  g_debug ("Renamed the session file %s to %s", self->legacy_file_name, self->file_name);
-
-  *len_out = len;
-  return bytes;
-}
-
-gboolean
-icloud_store_load (ICloudStore  *self,
-                   GError      **error)
-{
-  g_autoptr(GHashTable) data = NULL;
-  GSList *cookies = NULL;
-  const char *why = NULL;
-  char *bytes;
-  gsize len = 0;
-  int dir_fd;
-
-  g_return_val_if_fail (ICLOUD_IS_STORE (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (self->secret_store == ICLOUD_SECRET_STORE_KEYRING)
-    return keyring_load (self, error);
-
-  dir_fd = open_directory (self, error);
-  if (dir_fd < 0)
-    return FALSE;
-
-  bytes = read_file (self, dir_fd, self->file_name, &len);
-  if (bytes == NULL && errno == ENOENT)
-    bytes = take_legacy_file (self, dir_fd, &len);
-  if (bytes == NULL)
-    {
-      int saved_errno = errno;
-
-      if (saved_errno == ENOENT)
-        {
-          g_debug ("No session file %s", self->path);
-          g_hash_table_remove_all (self->data);
-          clear_cookies (self);
-          clear_last_bytes (self);
-          close (dir_fd);
-          return TRUE;
-        }
-
-      if (saved_errno == EFBIG)
-        {
-          set_aside (self, dir_fd, "too large");
-          g_hash_table_remove_all (self->data);
-          clear_cookies (self);
-          clear_last_bytes (self);
-          close (dir_fd);
-          return TRUE;
-        }
-
-      if (saved_errno == ELOOP)
-        g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
-                     "The session file %s is a symbolic link; refusing to use it",
-                     self->path);
-      else if (saved_errno == EINVAL)
-        g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
-                     "The session file %s is not a regular file", self->path);
-      else if (saved_errno == EPERM)
-        g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
-                     "The session file %s belongs to another user; refusing to use it",
-                     self->path);
-      else
-        set_storage_error (error, saved_errno,
-                           "Cannot read the session file %s", self->path);
-      close (dir_fd);
-      return FALSE;
-    }
-
-  data = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, wipe_free);
-  if (!parse (self, bytes, len, data, &cookies, &why))
-    {
-      g_slist_free_full (cookies, (GDestroyNotify) soup_cookie_free);
-      explicit_bzero (bytes, len);
-      g_free (bytes);
-
-      set_aside (self, dir_fd, why);
-      g_hash_table_remove_all (self->data);
-      clear_cookies (self);
-      clear_last_bytes (self);
-      close (dir_fd);
-      return TRUE;
-    }
-
-  close (dir_fd);
-
-  g_hash_table_remove_all (self->data);
-  g_hash_table_unref (self->data);
-  self->data = g_steal_pointer (&data);
-
-  clear_cookies (self);
-  for (GSList *l = cookies; l != NULL; l = l->next)
-    soup_cookie_jar_add_cookie (self->jar, l->data);   /* takes ownership */
-
-  g_debug ("Loaded the session file %s (%u keys, %u cookies)",
-           self->path, g_hash_table_size (self->data), g_slist_length (cookies));
-  g_slist_free (cookies);
-
-  /* The raw file content: if it is not exactly what we would write (an
-   * expired cookie dropped, another layout), the next save rewrites it. */
-  set_last_bytes (self, bytes, len);
-
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------ */
-/* Save                                                                 */
-
-static gboolean
-write_all (int         fd,
-           const char *buf,
-           gsize       len)
-{
-  while (len > 0)
-    {
-      gssize n = write (fd, buf, len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return FALSE;
-      buf += n;
-      len -= n;
-    }
-  return TRUE;
-}
-
-/* Creates `<file_name>.XXXXXX` with O_EXCL and mode 0600 in @dir_fd. */
-static int
-create_temp (ICloudStore  *self,
-             int           dir_fd,
-             char        **name_out)
-{
-  static const char letters[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-  for (guint attempt = 0; attempt < 100; attempt++)
-    {
-      char suffix[7];
-      char *name;
-      int fd;
-
-      for (guint i = 0; i < 6; i++)
-        suffix[i] = letters[g_random_int_range (0, sizeof letters - 1)];
-      suffix[6] = '\0';
-
-      name = g_strdup_printf ("%s.%s", self->file_name, suffix);
-      fd = openat (dir_fd, name,
-                   O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-                   0600);
-      if (fd >= 0)
-        {
-          *name_out = name;
-          return fd;
-        }
-
-      g_free (name);
-      if (errno != EEXIST)
-        return -1;
-    }
-
-  errno = EEXIST;
-  return -1;
-}
-
-gboolean
-icloud_store_save (ICloudStore  *self,
-                   GError      **error)
-{
-  g_autofree char *tmp_name = NULL;
-  char *bytes;
-  gsize len = 0;
-  int dir_fd, fd;
-  int saved_errno;
-  const char *step;
-  const char *step_name = self->path;
-
-  g_return_val_if_fail (ICLOUD_IS_STORE (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  bytes = serialise (self, &len);
-
-  if (self->last_bytes != NULL && self->last_len == len &&
-      memcmp (self->last_bytes, bytes, len) == 0)
-    {
-      explicit_bzero (bytes, len);
-      g_free (bytes);
-      return TRUE;
-    }
-
-  if (self->secret_store == ICLOUD_SECRET_STORE_KEYRING)
-    return keyring_save (self, bytes, len, error);
-
-  dir_fd = open_directory (self, error);
-  if (dir_fd < 0)
-    {
-      explicit_bzero (bytes, len);
-      g_free (bytes);
-      return FALSE;
-    }
-
-  fd = create_temp (self, dir_fd, &tmp_name);
-  if (fd < 0)
-    {
-      saved_errno = errno;
-      step = "Cannot create a temporary file in %s";
-      step_name = self->directory;
-      goto fail;
-    }
-
-  /* Exactly 0600 whatever the umask. */
-  if (fchmod (fd, 0600) != 0)
-    {
-      saved_errno = errno;
-      step = "Cannot set the mode of the session file %s";
-      goto fail;
-    }
-
-  if (!write_all (fd, bytes, len))
-    {
-      saved_errno = errno;
-      step = "Cannot write the session file %s";
-      goto fail;
-    }
-
-  if (fsync (fd) != 0)
-    {
-      saved_errno = errno;
-      step = "Cannot flush the session file %s";
-      goto fail;
-    }
-
-  if (close (fd) != 0)
-    {
-      fd = -1;
-      saved_errno = errno;
-      step = "Cannot write the session file %s";
-      goto fail;
-    }
-  fd = -1;
-
-  if (renameat (dir_fd, tmp_name, dir_fd, self->file_name) != 0)
-    {
-      saved_errno = errno;
-      step = "Cannot replace the session file %s";
-      goto fail;
-    }
-  g_clear_pointer (&tmp_name, g_free);
-
-  /* Make the rename durable; some file systems refuse fsync on a
-   * directory, which is not worth failing for. */
-  if (fsync (dir_fd) != 0)
-    g_debug ("Cannot flush the session directory %s: %s",
-             self->directory, g_strerror (errno));
-  close (dir_fd);
-
-  set_last_bytes (self, bytes, len);
-  self->n_writes++;
-  g_debug ("Saved the session file %s", self->path);
-
-  return TRUE;
-
-fail:
-  if (fd >= 0)
-    close (fd);
-  if (tmp_name != NULL)
-    unlinkat (dir_fd, tmp_name, 0);
-  close (dir_fd);
-  explicit_bzero (bytes, len);
-  g_free (bytes);
-
-  set_storage_error (error, saved_errno, step, step_name);
-  return FALSE;
-}
-
-/* ------------------------------------------------------------------ */
 /* Reset and delete                                                     */
 
 static gboolean
@@ -1538,39 +1081,350 @@ icloud_store_reset (ICloudStore *self,
   clear_cookies (self);
 }
 
-gboolean
-icloud_store_delete (ICloudStore  *self,
-                     GError      **error)
+/* ------------------------------------------------------------------ */
+/* The in-memory state                                                  */
+
+/* Takes @bytes (may be NULL). */
+static void
+set_last_bytes (ICloudStore *self,
+                GBytes      *bytes)
 {
-  g_autofree char *client_id = NULL;
-  int dir_fd;
-  gsize len = 0;
-  char *bytes;
+  g_clear_pointer (&self->last_bytes, g_bytes_unref);
+  self->last_bytes = bytes;
+}
 
-  g_return_val_if_fail (ICLOUD_IS_STORE (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+/* Replaces data and cookies with the snapshot's (emptied). */
+static void
+install_state (ICloudStore         *self,
+               ICloudStoreSnapshot *snapshot)
+{
+  g_hash_table_remove_all (self->data);
+  g_hash_table_unref (self->data);
+  self->data = g_steal_pointer (&snapshot->data);
+  snapshot->data = icloud_store_data_new ();
 
-  if (self->secret_store == ICLOUD_SECRET_STORE_KEYRING)
+  clear_cookies (self);
+  for (GSList *l = snapshot->cookies; l != NULL; l = l->next)
+    soup_cookie_jar_add_cookie (self->jar, l->data);   /* takes ownership */
+  g_clear_pointer (&snapshot->cookies, g_slist_free);
+
+  set_last_bytes (self, g_steal_pointer (&snapshot->bytes));
+}
+
+/* ------------------------------------------------------------------ */
+/* Operations                                                           */
+
+typedef struct
+{
+  ICloudStoreOpenFlags  flags;      /* open: what was asked */
+  gboolean              recursive;  /* open: the lock was held already */
+  gboolean              unlock;     /* save: then unlock */
+  GBytes               *bytes;      /* save: what is being written */
+} OpData;
+
+static void
+op_data_free (OpData *data)
+{
+  g_clear_pointer (&data->bytes, g_bytes_unref);
+  g_free (data);
+}
+
+/* A task on @self, or NULL when it was already returned (another
+ * operation running, or cancelled before anything started). */
+static GTask *
+op_begin (ICloudStore         *self,
+          GCancellable        *cancellable,
+          GAsyncReadyCallback  callback,
+          gpointer             user_data,
+          gpointer             source_tag)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, g_new0 (OpData, 1), (GDestroyNotify) op_data_free);
+  /* Cancellation is looked at here, before any I/O; once it started, the
+   * result says what happened (a lock taken, a file written). */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (self->busy)
     {
-      if (!keyring_delete (self, error))
-        return FALSE;
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               "Another operation is running on the session store of %s",
+                               self->location->apple_id);
+      return NULL;
     }
-  else
-    {
-      dir_fd = open_directory (self, error);
-      if (dir_fd < 0)
-        return FALSE;
+  if (g_task_return_error_if_cancelled (task))
+    return NULL;
 
-      if (unlinkat (dir_fd, self->file_name, 0) != 0 && errno != ENOENT)
+  self->busy = TRUE;
+  return g_steal_pointer (&task);
+}
+
+/* Takes @task and @error (NULL: success). */
+static void
+op_end (GTask  *task,
+        GError *error)
+{
+  ICloudStore *self = g_task_get_source_object (task);
+
+  self->busy = FALSE;
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static gboolean
+op_finish (ICloudStore   *self,
+           GAsyncResult  *result,
+           gpointer       source_tag,
+           GError       **error)
+{
+  g_return_val_if_fail (ICLOUD_IS_STORE (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, source_tag), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- open: lock and/or load ---- */
+
+static void
+opened_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  GTask *task = user_data;
+  ICloudStore *self = g_task_get_source_object (task);
+  OpData *data = g_task_get_task_data (task);
+  g_autoptr(ICloudStoreSnapshot) snapshot = NULL;
+  GError *error = NULL;
+
+  snapshot = self->backend->open_finish (result, &error);
+  if (snapshot == NULL)
+    {
+      /* The in-memory state and the lock are as they were. */
+      op_end (task, error);
+      return;
+    }
+
+  if (snapshot->lock_fd >= 0)
+    {
+      g_assert (self->lock_count == 0);
+      self->lock_fd = snapshot->lock_fd;
+      snapshot->lock_fd = -1;
+      self->lock_count = 1;
+    }
+  else if (data->recursive)
+    self->lock_count++;
+
+  if (data->flags & ICLOUD_STORE_OPEN_LOAD)
+    install_state (self, snapshot);
+
+  op_end (task, NULL);
+}
+
+static void
+open_with_flags (ICloudStore          *self,
+                 ICloudStoreOpenFlags  flags,
+                 GCancellable         *cancellable,
+                 GAsyncReadyCallback   callback,
+                 gpointer              user_data,
+                 gpointer              source_tag)
+{
+  GTask *task = op_begin (self, cancellable, callback, user_data, source_tag);
+  OpData *data;
+
+  if (task == NULL)
+    return;
+  data = g_task_get_task_data (task);
+  data->flags = flags;
+
+  /* Recursive within one object: no I/O for the lock. */
+  if ((flags & ICLOUD_STORE_OPEN_LOCK) && self->lock_count > 0)
+    {
+      data->recursive = TRUE;
+      flags &= ~ICLOUD_STORE_OPEN_LOCK;
+      if (flags == 0)
         {
-          set_storage_error (error, errno, "Cannot remove the session file %s",
-                             self->path);
-          close (dir_fd);
-          return FALSE;
+          self->lock_count++;
+          op_end (task, NULL);
+          return;
         }
-      fsync (dir_fd);
-      close (dir_fd);
-      g_debug ("Removed the session file %s", self->path);
+    }
+
+  self->backend->open_async (self->location, flags, cancellable, opened_cb, task);
+}
+
+void
+icloud_store_open_async (ICloudStore         *self,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_return_if_fail (ICLOUD_IS_STORE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  open_with_flags (self, ICLOUD_STORE_OPEN_LOCK | ICLOUD_STORE_OPEN_LOAD,
+                   cancellable, callback, user_data, icloud_store_open_async);
+}
+
+gboolean
+icloud_store_open_finish (ICloudStore   *self,
+                          GAsyncResult  *result,
+                          GError       **error)
+{
+  return op_finish (self, result, icloud_store_open_async, error);
+}
+
+/* ---- save, and save then unlock ---- */
+
+static void
+saved_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  GTask *task = user_data;
+  ICloudStore *self = g_task_get_source_object (task);
+  OpData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!self->backend->write_finish (result, &error))
+    {
+      /* What is on disk is unchanged: the next save tries again. */
+      op_end (task, error);
+      return;
+    }
+
+  set_last_bytes (self, g_steal_pointer (&data->bytes));
+  self->n_writes++;
+  op_end (task, NULL);
+}
+
+/* The lock fd to hand to the backend when this is the last unlock, -1
+ * otherwise (or when no unlock was asked for). */
+static int
+unlock_later (ICloudStore *self,
+              gboolean     unlock)
+{
+  int fd;
+
+  if (!unlock || --self->lock_count > 0)
+    return -1;
+  fd = self->lock_fd;
+  self->lock_fd = -1;
+  return fd;
+}
+
+static void
+save_with_unlock (ICloudStore         *self,
+                  gboolean             unlock,
+                  GCancellable        *cancellable,
+                  GAsyncReadyCallback  callback,
+                  gpointer             user_data,
+                  gpointer             source_tag)
+{
+  g_autoptr(GTask) task = NULL;
+  OpData *data;
+  char *buf;
+  gsize len = 0;
+
+  if (self->busy)
+    {
+      /* Not our operation to unlock for. */
+      op_begin (self, cancellable, callback, user_data, source_tag);
+      return;
+    }
+
+  task = op_begin (self, cancellable, callback, user_data, source_tag);
+  if (task == NULL)
+    {
+      /* Cancelled: nothing written, but the lock goes as promised. */
+      icloud_store_release_lock (unlock_later (self, unlock));
+      return;
+    }
+  data = g_task_get_task_data (task);
+  data->unlock = unlock;
+
+  /* Serialised here, on the caller's thread: the worker sees only bytes. */
+  buf = serialise (self, &len);
+  if (same_bytes (self->last_bytes, buf, len))
+    {
+      explicit_bzero (buf, len);
+      g_free (buf);
+      /* Releasing a lock does not touch the disk. */
+      icloud_store_release_lock (unlock_later (self, unlock));
+      op_end (g_steal_pointer (&task), NULL);
+      return;
+    }
+
+  data->bytes = icloud_store_secret_bytes_take (buf, len);
+  self->backend->write_async (self->location, data->bytes,
+                              unlock_later (self, unlock), cancellable,
+                              saved_cb, g_steal_pointer (&task));
+}
+
+void
+icloud_store_save_async (ICloudStore         *self,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_return_if_fail (ICLOUD_IS_STORE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  save_with_unlock (self, FALSE, cancellable, callback, user_data,
+                    icloud_store_save_async);
+}
+
+gboolean
+icloud_store_save_finish (ICloudStore   *self,
+                          GAsyncResult  *result,
+                          GError       **error)
+{
+  return op_finish (self, result, icloud_store_save_async, error);
+}
+
+void
+icloud_store_save_and_unlock_async (ICloudStore         *self,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_return_if_fail (ICLOUD_IS_STORE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  g_return_if_fail (self->lock_count > 0);
+
+  save_with_unlock (self, TRUE, cancellable, callback, user_data,
+                    icloud_store_save_and_unlock_async);
+}
+
+gboolean
+icloud_store_save_and_unlock_finish (ICloudStore   *self,
+                                     GAsyncResult  *result,
+                                     GError       **error)
+{
+  return op_finish (self, result, icloud_store_save_and_unlock_async, error);
+}
+
+/* ---- delete ---- */
+
+static void
+removed_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  GTask *task = user_data;
+  ICloudStore *self = g_task_get_source_object (task);
+  g_autofree char *client_id = NULL;
+  GError *error = NULL;
+  char *buf;
+  gsize len = 0;
+
+  if (!self->backend->remove_finish (result, &error))
+    {
+      op_end (task, error);
+      return;
     }
 
   client_id = g_strdup (g_hash_table_lookup (self->data, "client_id"));
@@ -1582,98 +1436,147 @@ icloud_store_delete (ICloudStore  *self,
 
   /* Nothing to save until something changes: a save right after delete
    * does not bring the file back. */
-  bytes = serialise (self, &len);
-  set_last_bytes (self, bytes, len);
+  buf = serialise (self, &len);
+  set_last_bytes (self, icloud_store_secret_bytes_take (buf, len));
 
-  return TRUE;
+  op_end (task, NULL);
+}
+
+void
+icloud_store_delete_async (ICloudStore         *self,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (ICLOUD_IS_STORE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = op_begin (self, cancellable, callback, user_data, icloud_store_delete_async);
+  if (task != NULL)
+    self->backend->remove_async (self->location, cancellable, removed_cb, task);
+}
+
+gboolean
+icloud_store_delete_finish (ICloudStore   *self,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  return op_finish (self, result, icloud_store_delete_async, error);
 }
 
 /* ------------------------------------------------------------------ */
-/* Lock                                                                 */
+/* The blocking twins: the same code on a private main context          */
+
+typedef struct
+{
+  GMainContext *context;
+  GAsyncResult *result;
+} SyncCall;
+
+static void
+sync_call_begin (SyncCall   *call,
+                 const char *what)
+{
+  icloud_store_check_io_thread (what);
+  call->context = g_main_context_new ();
+  call->result = NULL;
+  g_main_context_push_thread_default (call->context);
+}
+
+static void
+sync_call_ready (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  SyncCall *call = user_data;
+
+  call->result = g_object_ref (result);
+}
+
+static gboolean
+sync_call_end (SyncCall     *call,
+               ICloudStore  *self,
+               gpointer      source_tag,
+               GError      **error)
+{
+  gboolean ok;
+
+  while (call->result == NULL)
+    g_main_context_iteration (call->context, TRUE);
+  g_main_context_pop_thread_default (call->context);
+  g_main_context_unref (call->context);
+
+  ok = op_finish (self, call->result, source_tag, error);
+  g_object_unref (call->result);
+  return ok;
+}
+
+gboolean
+icloud_store_load (ICloudStore  *self,
+                   GError      **error)
+{
+  SyncCall call;
+
+  g_return_val_if_fail (ICLOUD_IS_STORE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sync_call_begin (&call, "icloud_store_load");
+  open_with_flags (self, ICLOUD_STORE_OPEN_LOAD, NULL, sync_call_ready, &call,
+                   icloud_store_load);
+  return sync_call_end (&call, self, icloud_store_load, error);
+}
 
 gboolean
 icloud_store_lock (ICloudStore  *self,
                    GError      **error)
 {
-  int dir_fd, fd;
+  SyncCall call;
 
   g_return_val_if_fail (ICLOUD_IS_STORE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (self->lock_count > 0)
-    {
-      self->lock_count++;
-      return TRUE;
-    }
-
-  dir_fd = open_directory (self, error);
-  if (dir_fd < 0)
-    return FALSE;
-
-  fd = openat (dir_fd, self->lock_name,
-               O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
-  if (fd < 0)
-    {
-      int saved_errno = errno;
-      g_autofree char *lock_path = g_build_filename (self->directory,
-                                                     self->lock_name, NULL);
-
-      close (dir_fd);
-      set_storage_error (error, saved_errno, "Cannot open the lock file %s",
-                         lock_path);
-      return FALSE;
-    }
-  close (dir_fd);
-
-  {
-    struct stat st;
-
-    if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid ())
-      {
-        g_autofree char *lock_path = g_build_filename (self->directory,
-                                                       self->lock_name, NULL);
-
-        close (fd);
-        g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
-                     "The lock file %s is not a regular file of this user; refusing to use it",
-                     lock_path);
-        return FALSE;
-      }
-  }
-
-  while (flock (fd, LOCK_EX | LOCK_NB) != 0)
-    {
-      int saved_errno = errno;
-
-      if (saved_errno == EINTR)
-        continue;
-
-      close (fd);
-      if (saved_errno == EWOULDBLOCK)
-        g_set_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE,
-                     "The session of %s is in use by another process",
-                     self->apple_id);
-      else
-        set_storage_error (error, saved_errno,
-                           "Cannot lock the session of %s", self->apple_id);
-      return FALSE;
-    }
-
-  self->lock_fd = fd;
-  self->lock_count = 1;
-  return TRUE;
+  sync_call_begin (&call, "icloud_store_lock");
+  open_with_flags (self, ICLOUD_STORE_OPEN_LOCK, NULL, sync_call_ready, &call,
+                   icloud_store_lock);
+  return sync_call_end (&call, self, icloud_store_lock, error);
 }
 
+gboolean
+icloud_store_save (ICloudStore  *self,
+                   GError      **error)
+{
+  SyncCall call;
+
+  g_return_val_if_fail (ICLOUD_IS_STORE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sync_call_begin (&call, "icloud_store_save");
+  icloud_store_save_async (self, NULL, sync_call_ready, &call);
+  return sync_call_end (&call, self, icloud_store_save_async, error);
+}
+
+gboolean
+icloud_store_delete (ICloudStore  *self,
+                     GError      **error)
+{
+  SyncCall call;
+
+  g_return_val_if_fail (ICLOUD_IS_STORE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sync_call_begin (&call, "icloud_store_delete");
+  icloud_store_delete_async (self, NULL, sync_call_ready, &call);
+  return sync_call_end (&call, self, icloud_store_delete_async, error);
+}
+
+/* Not blocking: releasing a lock does not touch the disk. */
 void
 icloud_store_unlock (ICloudStore *self)
 {
   g_return_if_fail (ICLOUD_IS_STORE (self));
   g_return_if_fail (self->lock_count > 0);
 
-  if (--self->lock_count > 0)
-    return;
-
-  flock (self->lock_fd, LOCK_UN);
-  close (self->lock_fd);
-  self->lock_fd = -1;
+  icloud_store_release_lock (unlock_later (self, TRUE));
 }

@@ -624,6 +624,135 @@ test_no_secret_in_files (void)
     g_assert_null (strstr (captured_log->str, secrets[s]));
 }
 
+/* ------------------------------------------------------------------ */
+/* The asynchronous operations                                          */
+
+typedef void     (*StartFunc)  (ICloudStore         *store,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data);
+typedef gboolean (*FinishFunc) (ICloudStore   *store,
+                                GAsyncResult  *result,
+                                GError       **error);
+
+static void
+got_result (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* One operation, the default main context run until it ends. */
+static gboolean
+run_async (ICloudStore   *store,
+           StartFunc      start,
+           FinishFunc     finish,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  GAsyncResult *result = NULL;
+  gboolean ok;
+
+  start (store, cancellable, got_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  ok = finish (store, result, error);
+  g_object_unref (result);
+  return ok;
+}
+
+#define RUN_ASYNC(store, op, cancellable, error) \
+  run_async ((store), icloud_store_##op##_async, icloud_store_##op##_finish, \
+             (cancellable), (error))
+
+/* The keyring through libsecret's asynchronous calls, the directory and
+ * the lock in a worker: with the main-thread I/O check on, on the thread
+ * that runs the default main context. */
+static void
+test_async_round_trip (void)
+{
+  const char *apple_id = "async@example.com";
+  g_autofree char *dir = test_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudStore) first = keyring_store (dir, apple_id);
+  g_autoptr(ICloudStore) second = keyring_store (dir, apple_id);
+  g_autoptr(ICloudStore) third = keyring_store (dir, apple_id);
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr(SoupCookie) cookie = NULL;
+  char *secret;
+
+  icloud_store_set_io_thread_check (TRUE);
+  g_assert_true (g_main_context_acquire (NULL));
+
+  g_assert_true (RUN_ASYNC (first, open, NULL, &error));
+  g_assert_no_error (error);
+  assert_lock_file (dir, apple_id);
+  g_assert_null (icloud_store_get (first, "client_id"));
+
+  fill (first, g_get_real_time () / G_USEC_PER_SEC + 3600);
+  g_assert_true (RUN_ASYNC (first, save_and_unlock, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (icloud_store_get_n_writes (first), ==, 1);
+  secret = lookup (apple_id);
+  g_assert_nonnull (secret);
+  g_assert_nonnull (strstr (secret, SECRET_TOKEN));
+  secret_password_free (secret);
+  assert_no_session_file (dir, apple_id);
+
+  /* Another object: the lock is free again, and the state comes back. */
+  g_assert_true (RUN_ASYNC (second, open, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (icloud_store_get (second, "client_id"), ==, CLIENT_ID);
+  g_assert_cmpstr (icloud_store_get (second, "trust_token"), ==, SECRET_TRUST);
+  g_assert_cmpuint (n_cookies (icloud_store_get_cookie_jar (second)), ==, 2);
+  cookie = find_cookie (icloud_store_get_cookie_jar (second), "X-APPLE-WEBAUTH-TOKEN");
+  g_assert_nonnull (cookie);
+  g_assert_cmpstr (soup_cookie_get_value (cookie), ==, SECRET_COOKIE);
+
+  /* The lock is held: a third object is refused, through the async path. */
+  g_assert_false (RUN_ASYNC (third, open, NULL, &error));
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE);
+  g_assert_nonnull (strstr (error->message, "in use by another process"));
+  g_clear_error (&error);
+
+  /* Unchanged: nothing written. A change cancelled before it started:
+   * nothing written either, and the secret is as it was. */
+  g_assert_true (RUN_ASYNC (second, save, NULL, &error));
+  g_assert_cmpuint (icloud_store_get_n_writes (second), ==, 0);
+  icloud_store_set (second, "scnt", "cancelled");
+  g_cancellable_cancel (cancelled);
+  g_assert_false (RUN_ASYNC (second, save_and_unlock, cancelled, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpuint (icloud_store_get_n_writes (second), ==, 0);
+  secret = lookup (apple_id);
+  g_assert_null (strstr (secret, "cancelled"));
+  secret_password_free (secret);
+
+  /* An unusable secret is cleared through the async path. */
+  put (apple_id, "this is { not JSON");
+  icloud_store_set (third, "session_token", "stale");
+  g_assert_true (RUN_ASYNC (third, open, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (icloud_store_get (third, "session_token"));
+  g_assert_null (lookup (apple_id));
+
+  /* Delete: the secret goes, the client id stays in memory. */
+  fill (third, g_get_real_time () / G_USEC_PER_SEC + 3600);
+  g_assert_true (RUN_ASYNC (third, save, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (icloud_store_get_n_writes (third), ==, 1);
+  g_assert_true (RUN_ASYNC (third, delete, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (lookup (apple_id));
+  g_assert_cmpstr (icloud_store_get (third, "client_id"), ==, CLIENT_ID);
+  icloud_store_unlock (third);
+
+  g_main_context_release (NULL);
+  icloud_store_set_io_thread_check (FALSE);
+}
+
 /* No Secret Service reachable: a clear error, never a silent fallback. */
 static void
 test_unavailable (void)
@@ -770,6 +899,7 @@ main (int   argc,
   g_test_add_func ("/keyring/lock", test_lock);
   g_test_add_func ("/keyring/no-secret-in-files", test_no_secret_in_files);
   g_test_add_func ("/keyring/unavailable", test_unavailable);
+  g_test_add_func ("/keyring/async/round-trip", test_async_round_trip);
 #else
   g_test_add_func ("/keyring/without-libsecret", test_without_libsecret);
 #endif

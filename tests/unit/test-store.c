@@ -1212,6 +1212,370 @@ test_lock (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* The asynchronous operations                                          */
+
+typedef void     (*StartFunc)  (ICloudStore         *store,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data);
+typedef gboolean (*FinishFunc) (ICloudStore   *store,
+                                GAsyncResult  *result,
+                                GError       **error);
+
+static void
+got_result (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* Starts one operation and runs the default main context until it ends.
+ * The callback must not have run before the loop does. */
+static gboolean
+run_async (ICloudStore   *store,
+           StartFunc      start,
+           FinishFunc     finish,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  GAsyncResult *result = NULL;
+  gboolean ok;
+
+  start (store, cancellable, got_result, &result);
+  g_assert_null (result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  ok = finish (store, result, error);
+  g_object_unref (result);
+  return ok;
+}
+
+#define RUN_ASYNC(store, op, cancellable, error) \
+  run_async ((store), icloud_store_##op##_async, icloud_store_##op##_finish, \
+             (cancellable), (error))
+
+/* Files in @dir other than the session file and the lock. */
+static guint
+n_other_files (const char *dir)
+{
+  g_autoptr(GPtrArray) names = list_dir (dir);
+  guint n = 0;
+
+  for (guint i = 0; i < names->len; i++)
+    if (!g_str_equal (g_ptr_array_index (names, i), BASE ".session.json") &&
+        !g_str_equal (g_ptr_array_index (names, i), BASE ".lock"))
+      n++;
+  return n;
+}
+
+static void
+test_async_round_trip (void)
+{
+  g_autofree char *dir = test_dir ("async-round-trip");
+  g_autofree char *path = session_path (dir);
+  g_autofree char *lock_path = g_build_filename (dir, BASE ".lock", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudStore) store = icloud_store_new (dir, APPLE_ID);
+  g_autoptr(ICloudStore) again = icloud_store_new (dir, APPLE_ID);
+  g_autoptr(SoupCookie) cookie = NULL;
+  struct stat st1, st2;
+
+  /* Lock + load: no file yet, the lock is held. */
+  g_assert_true (RUN_ASYNC (store, open, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (child_can_lock (lock_path));
+  g_assert_cmpuint (mode_of (dir), ==, 0700);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+
+  icloud_store_set (store, "client_id", "cid");
+  icloud_store_set (store, "session_token", SECRET_TOKEN);
+  set_cookie (icloud_store_get_cookie_jar (store), "https://www.icloud.com/",
+              "X-APPLE-WEBAUTH-TOKEN=" SECRET_COOKIE "; Max-Age=3600");
+
+  /* One save writes once, then the lock goes. */
+  g_assert_true (RUN_ASYNC (store, save_and_unlock, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (icloud_store_get_n_writes (store), ==, 1);
+  g_assert_cmpuint (mode_of (path), ==, 0600);
+  g_assert_true (child_can_lock (lock_path));
+  g_assert_cmpuint (n_other_files (dir), ==, 0);
+  g_assert_cmpint (stat (path, &st1), ==, 0);
+
+  /* Another object opens what was saved. */
+  icloud_store_set (again, "scnt", "in-memory only");
+  g_assert_true (RUN_ASYNC (again, open, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (icloud_store_get (again, "client_id"), ==, "cid");
+  g_assert_cmpstr (icloud_store_get (again, "session_token"), ==, SECRET_TOKEN);
+  g_assert_null (icloud_store_get (again, "scnt"));
+  cookie = find_cookie (icloud_store_get_cookie_jar (again), "X-APPLE-WEBAUTH-TOKEN");
+  g_assert_nonnull (cookie);
+  g_assert_cmpstr (soup_cookie_get_value (cookie), ==, SECRET_COOKIE);
+
+  /* Unchanged: nothing written, not even by the save that unlocks. */
+  g_assert_true (RUN_ASYNC (again, save, NULL, &error));
+  g_assert_true (RUN_ASYNC (again, save_and_unlock, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (icloud_store_get_n_writes (again), ==, 0);
+  g_assert_cmpint (stat (path, &st2), ==, 0);
+  g_assert_cmpuint (st1.st_ino, ==, st2.st_ino);
+  g_assert_true (child_can_lock (lock_path));
+
+  /* A change: exactly one more write, by the object that changed. */
+  icloud_store_set (again, "scnt", "two");
+  g_assert_true (RUN_ASYNC (again, save, NULL, &error));
+  g_assert_true (RUN_ASYNC (again, save, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (icloud_store_get_n_writes (again), ==, 1);
+
+  /* Delete, then a save brings nothing back. */
+  g_assert_true (RUN_ASYNC (again, delete, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_cmpstr (icloud_store_get (again, "client_id"), ==, "cid");
+  g_assert_null (icloud_store_get (again, "session_token"));
+  g_assert_true (RUN_ASYNC (again, save, NULL, &error));
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (icloud_store_get_n_writes (again), ==, 1);
+}
+
+static void
+test_async_corrupt (void)
+{
+  g_autofree char *dir = test_dir ("async-corrupt");
+  g_autofree char *path = session_path (dir);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudStore) store = icloud_store_new (dir, APPLE_ID);
+  g_autoptr(GPtrArray) names = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  write_raw (path, "{ \"session_token\": \"" SECRET_TOKEN "\", oops");
+  icloud_store_set (store, "client_id", "in-memory");
+
+  g_assert_true (RUN_ASYNC (store, open, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (icloud_store_get (store, "client_id"));
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  names = list_dir (dir);
+  g_assert_true (names_contain_prefix (names, BASE ".session.json.corrupt-"));
+
+  /* Nothing to write: the empty state is no change. */
+  g_assert_true (RUN_ASYNC (store, save_and_unlock, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (icloud_store_get_n_writes (store), ==, 1);
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+}
+
+static void
+test_async_lock_contention (void)
+{
+  g_autofree char *dir = test_dir ("async-lock");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudStore) a = icloud_store_new (dir, APPLE_ID);
+  g_autoptr(ICloudStore) b = icloud_store_new (dir, APPLE_ID);
+
+  g_assert_true (RUN_ASYNC (a, open, NULL, &error));
+  g_assert_no_error (error);
+  icloud_store_set (a, "client_id", "from-a");
+  g_assert_true (RUN_ASYNC (a, save, NULL, &error));
+  g_assert_no_error (error);
+
+  /* Recursive within one object: counted, one unlock keeps it. */
+  g_assert_true (RUN_ASYNC (a, open, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (RUN_ASYNC (a, save_and_unlock, NULL, &error));
+
+  /* b is refused, and its in-memory state is left as it was. */
+  icloud_store_set (b, "client_id", "b-in-memory");
+  g_assert_false (RUN_ASYNC (b, open, NULL, &error));
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE);
+  g_assert_nonnull (strstr (error->message, "in use by another process"));
+  g_clear_error (&error);
+  g_assert_cmpstr (icloud_store_get (b, "client_id"), ==, "b-in-memory");
+
+  /* Released: b gets it, and a is refused. */
+  g_assert_true (RUN_ASYNC (a, save_and_unlock, NULL, &error));
+  g_assert_true (RUN_ASYNC (b, open, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (icloud_store_get (b, "client_id"), ==, "from-a");
+  g_assert_false (RUN_ASYNC (a, open, NULL, &error));
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE);
+  g_clear_error (&error);
+  icloud_store_unlock (b);
+}
+
+static void
+test_async_cancelled (void)
+{
+  g_autofree char *dir = test_dir ("async-cancelled");
+  g_autofree char *path = session_path (dir);
+  g_autofree char *lock_path = g_build_filename (dir, BASE ".lock", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudStore) store = icloud_store_new (dir, APPLE_ID);
+  g_autoptr(ICloudStore) other = icloud_store_new (dir, APPLE_ID);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+
+  g_assert_true (RUN_ASYNC (store, open, NULL, &error));
+  icloud_store_set (store, "client_id", "saved");
+  g_assert_true (RUN_ASYNC (store, save, NULL, &error));
+  g_assert_no_error (error);
+  before = read_raw (path);
+
+  /* A save cancelled before it started: nothing written, not counted. */
+  icloud_store_set (store, "client_id", "not saved");
+  g_cancellable_cancel (cancellable);
+  g_assert_false (RUN_ASYNC (store, save, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpuint (icloud_store_get_n_writes (store), ==, 1);
+
+  /* A cancelled save-and-unlock still unlocks, and writes nothing. */
+  g_assert_false (child_can_lock (lock_path));
+  g_assert_false (RUN_ASYNC (store, save_and_unlock, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_true (child_can_lock (lock_path));
+  after = read_raw (path);
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpuint (n_other_files (dir), ==, 0);
+
+  /* A cancelled open takes no lock and loads nothing. */
+  icloud_store_set (other, "client_id", "other-in-memory");
+  g_assert_false (RUN_ASYNC (other, open, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_true (child_can_lock (lock_path));
+  g_assert_cmpstr (icloud_store_get (other, "client_id"), ==, "other-in-memory");
+
+  /* The change is still pending: the next save writes it. */
+  g_assert_true (RUN_ASYNC (store, save, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (icloud_store_get_n_writes (store), ==, 2);
+  g_free (after);
+  after = read_raw (path);
+  g_assert_nonnull (strstr (after, "not saved"));
+}
+
+static void
+test_async_one_at_a_time (void)
+{
+  g_autofree char *dir = test_dir ("async-pending");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ICloudStore) store = icloud_store_new (dir, APPLE_ID);
+  GAsyncResult *first = NULL;
+
+  icloud_store_open_async (store, NULL, got_result, &first);
+  g_assert_false (RUN_ASYNC (store, save, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_clear_error (&error);
+
+  while (first == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (icloud_store_open_finish (store, first, &error));
+  g_assert_no_error (error);
+  g_object_unref (first);
+  icloud_store_unlock (store);
+}
+
+/* ------------------------------------------------------------------ */
+/* The main-thread I/O check                                            */
+
+static gpointer
+load_in_thread (gpointer user_data)
+{
+  ICloudStore *store = user_data;
+
+  return GINT_TO_POINTER (icloud_store_load (store, NULL));
+}
+
+static void
+test_io_thread_check_async (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autofree char *dir = test_dir ("io-check-async");
+      g_autoptr(GError) error = NULL;
+      g_autoptr(ICloudStore) store = icloud_store_new (dir, APPLE_ID);
+      g_autoptr(ICloudStore) reread = icloud_store_new (dir, APPLE_ID);
+      GThread *thread;
+
+      icloud_store_set_io_thread_check (TRUE);
+      g_assert_true (icloud_store_get_io_thread_check ());
+      /* This thread runs the default main context, as an application's
+       * main thread does. */
+      g_assert_true (g_main_context_acquire (NULL));
+
+      g_assert_true (RUN_ASYNC (store, open, NULL, &error));
+      g_assert_no_error (error);
+      icloud_store_set (store, "client_id", "async");
+      g_assert_true (RUN_ASYNC (store, save, NULL, &error));
+      icloud_store_set (store, "scnt", "two");
+      g_assert_true (RUN_ASYNC (store, save_and_unlock, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (icloud_store_get_n_writes (store), ==, 2);
+      g_assert_true (RUN_ASYNC (store, delete, NULL, &error));
+      g_assert_no_error (error);
+
+      /* A blocking twin is fine in a thread of its own. */
+      thread = g_thread_new ("load", load_in_thread, reread);
+      g_assert_true (GPOINTER_TO_INT (g_thread_join (thread)));
+
+      g_main_context_release (NULL);
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_io_thread_check_sync (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autofree char *dir = test_dir ("io-check-sync");
+      g_autoptr(ICloudStore) store = icloud_store_new (dir, APPLE_ID);
+
+      g_assert_true (g_main_context_acquire (NULL));
+      /* Off: the blocking call works (and shows the trap below is the
+       * check's doing). */
+      g_assert_true (icloud_store_load (store, NULL));
+      icloud_store_set_io_thread_check (TRUE);
+      icloud_store_load (store, NULL);
+      g_assert_not_reached ();
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*icloud_store_load: blocking session store I/O on the thread that runs the default main context*");
+}
+
+/* The environment switches it on too. */
+static void
+test_io_thread_check_env (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autofree char *dir = test_dir ("io-check-env");
+      g_autoptr(ICloudStore) store = NULL;
+
+      /* A fresh process: read at the first use, before any thread. */
+      g_assert_true (g_setenv ("ICLOUD_STORE_ASSERT_OFF_MAIN", "1", TRUE));
+      store = icloud_store_new (dir, APPLE_ID);
+      g_assert_true (g_main_context_acquire (NULL));
+      icloud_store_save (store, NULL);
+      g_assert_not_reached ();
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*icloud_store_save: blocking session store I/O*");
+}
+
+/* ------------------------------------------------------------------ */
 /* No secret in the log                                                 */
 
 static void
@@ -1295,6 +1659,14 @@ main (int   argc,
   g_test_add_func ("/store/delete", test_delete);
   g_test_add_func ("/store/lock", test_lock);
   g_test_add_func ("/store/no-secret-logged", test_no_secret_logged);
+  g_test_add_func ("/store/async/round-trip", test_async_round_trip);
+  g_test_add_func ("/store/async/corrupt", test_async_corrupt);
+  g_test_add_func ("/store/async/lock-contention", test_async_lock_contention);
+  g_test_add_func ("/store/async/cancelled", test_async_cancelled);
+  g_test_add_func ("/store/async/one-at-a-time", test_async_one_at_a_time);
+  g_test_add_func ("/store/io-thread-check/async", test_io_thread_check_async);
+  g_test_add_func ("/store/io-thread-check/sync", test_io_thread_check_sync);
+  g_test_add_func ("/store/io-thread-check/env", test_io_thread_check_env);
 
   return g_test_run ();
 }
