@@ -872,13 +872,13 @@ icloud_session_set_property (GObject      *object,
         self->sign_in_method = g_strdup ("srp");
       break;
     case PROP_THROTTLE_RETRIES:
-      self->throttle_retries = g_value_get_uint (value);
+      icloud_session_set_throttle_retries (self, g_value_get_uint (value));
       break;
     case PROP_MAX_PASSWORD_SIGN_INS:
-      self->max_password_sign_ins = g_value_get_uint (value);
+      icloud_session_set_max_password_sign_ins (self, g_value_get_uint (value));
       break;
     case PROP_TIMEOUT:
-      self->timeout = g_value_get_uint (value);
+      icloud_session_set_timeout (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1308,6 +1308,110 @@ icloud_session_get_retry_after (ICloudSession *self)
 {
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), 0);
   return self->retry_after;
+}
+
+/**
+ * icloud_session_get_timeout:
+ * @self: a session
+ *
+ * Gets [property@ICloud.Session:timeout].
+ *
+ * Returns: the seconds Apple has to answer one request, or 0 for no limit
+ */
+guint
+icloud_session_get_timeout (ICloudSession *self)
+{
+  g_return_val_if_fail (ICLOUD_IS_SESSION (self), 0);
+  return self->timeout;
+}
+
+/**
+ * icloud_session_set_timeout:
+ * @self: a session
+ * @timeout: seconds, or 0 for no limit
+ *
+ * Sets [property@ICloud.Session:timeout]; requests already sent keep the
+ * timeout they started with.
+ */
+void
+icloud_session_set_timeout (ICloudSession *self,
+                            guint          timeout)
+{
+  g_return_if_fail (ICLOUD_IS_SESSION (self));
+
+  if (self->timeout == timeout)
+    return;
+  self->timeout = timeout;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
+}
+
+/**
+ * icloud_session_get_throttle_retries:
+ * @self: a session
+ *
+ * Gets [property@ICloud.Session:throttle-retries].
+ *
+ * Returns: how often a throttled request that is safe to repeat is sent again
+ */
+guint
+icloud_session_get_throttle_retries (ICloudSession *self)
+{
+  g_return_val_if_fail (ICLOUD_IS_SESSION (self), 0);
+  return self->throttle_retries;
+}
+
+/**
+ * icloud_session_set_throttle_retries:
+ * @self: a session
+ * @retries: 0 to 10
+ *
+ * Sets [property@ICloud.Session:throttle-retries].
+ */
+void
+icloud_session_set_throttle_retries (ICloudSession *self,
+                                     guint          retries)
+{
+  g_return_if_fail (ICLOUD_IS_SESSION (self));
+  g_return_if_fail (retries <= 10);
+
+  if (self->throttle_retries == retries)
+    return;
+  self->throttle_retries = retries;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THROTTLE_RETRIES]);
+}
+
+/**
+ * icloud_session_get_max_password_sign_ins:
+ * @self: a session
+ *
+ * Gets [property@ICloud.Session:max-password-sign-ins].
+ *
+ * Returns: the password sign-ins allowed in 15 minutes, or 0 for no limit
+ */
+guint
+icloud_session_get_max_password_sign_ins (ICloudSession *self)
+{
+  g_return_val_if_fail (ICLOUD_IS_SESSION (self), 0);
+  return self->max_password_sign_ins;
+}
+
+/**
+ * icloud_session_set_max_password_sign_ins:
+ * @self: a session
+ * @max: the password sign-ins allowed in 15 minutes, or 0 for no limit
+ *
+ * Sets [property@ICloud.Session:max-password-sign-ins].
+ */
+void
+icloud_session_set_max_password_sign_ins (ICloudSession *self,
+                                          guint          max)
+{
+  g_return_if_fail (ICLOUD_IS_SESSION (self));
+
+  if (self->max_password_sign_ins == max)
+    return;
+  self->max_password_sign_ins = max;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_PASSWORD_SIGN_INS]);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -107,6 +107,21 @@ ICLOUD_AVAILABLE_IN_ALL
 JsonNode        *icloud_session_get_account_info    (ICloudSession *self);
 ICLOUD_AVAILABLE_IN_ALL
 guint            icloud_session_get_retry_after     (ICloudSession *self);
+ICLOUD_AVAILABLE_IN_ALL
+guint            icloud_session_get_timeout         (ICloudSession *self);
+ICLOUD_AVAILABLE_IN_ALL
+void             icloud_session_set_timeout         (ICloudSession *self,
+                                                     guint          timeout);
+ICLOUD_AVAILABLE_IN_ALL
+guint            icloud_session_get_throttle_retries (ICloudSession *self);
+ICLOUD_AVAILABLE_IN_ALL
+void             icloud_session_set_throttle_retries (ICloudSession *self,
+                                                      guint          retries);
+ICLOUD_AVAILABLE_IN_ALL
+guint            icloud_session_get_max_password_sign_ins (ICloudSession *self);
+ICLOUD_AVAILABLE_IN_ALL
+void             icloud_session_set_max_password_sign_ins (ICloudSession *self,
+                                                           guint          max);
 
 /* authenticate */
 ICLOUD_AVAILABLE_IN_ALL

@@ -1051,6 +1051,51 @@ test_china_without_plugin (void)
   g_test_trap_assert_passed ();
 }
 
+/* timeout, throttle-retries and max-password-sign-ins: accessors, and a
+ * notification exactly when the value changes (EXPLICIT_NOTIFY). */
+static void
+count_notify (GObject    *object,
+              GParamSpec *pspec,
+              gpointer    user_data)
+{
+  GHashTable *counts = user_data;
+  const char *name = g_param_spec_get_name (pspec);
+
+  g_hash_table_insert (counts, (gpointer) name,
+                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (counts, name)) + 1));
+}
+
+static void
+test_tunable_properties (void)
+{
+  g_autoptr(ICloudSession) session = g_object_new (ICLOUD_TYPE_SESSION,
+                                                   "apple-id", "props@example.com", NULL);
+  g_autoptr(GHashTable) counts = g_hash_table_new (g_str_hash, g_str_equal);
+  guint value = 0;
+
+  g_assert_cmpuint (icloud_session_get_timeout (session), ==, 60);
+  g_assert_cmpuint (icloud_session_get_throttle_retries (session), ==, 0);
+  g_assert_cmpuint (icloud_session_get_max_password_sign_ins (session), ==, 5);
+
+  g_signal_connect (session, "notify", G_CALLBACK (count_notify), counts);
+
+  icloud_session_set_timeout (session, 60);                 /* unchanged: no notify */
+  icloud_session_set_timeout (session, 5);
+  icloud_session_set_throttle_retries (session, 0);
+  icloud_session_set_throttle_retries (session, 3);
+  g_object_set (session, "max-password-sign-ins", 5, NULL); /* unchanged */
+  g_object_set (session, "max-password-sign-ins", 0, NULL);
+
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (counts, "timeout")), ==, 1);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (counts, "throttle-retries")), ==, 1);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (counts, "max-password-sign-ins")), ==, 1);
+  g_assert_cmpuint (icloud_session_get_timeout (session), ==, 5);
+  g_assert_cmpuint (icloud_session_get_throttle_retries (session), ==, 3);
+  g_object_get (session, "max-password-sign-ins", &value, NULL);
+  g_assert_cmpuint (value, ==, 0);
+  g_assert_cmpuint (icloud_session_get_max_password_sign_ins (session), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1071,6 +1116,7 @@ main (int   argc,
   ADD ("/session/error/wrong-region", test_wrong_region);
   ADD ("/session/error/wrong-region/named-by-plugin", test_china_named_by_plugin);
   g_test_add_func ("/session/error/wrong-region/without-plugin", test_china_without_plugin);
+  g_test_add_func ("/session/properties/tunables", test_tunable_properties);
   ADD ("/session/reuse/same-process", test_reuse_same_process);
   ADD ("/session/reuse/other-process", test_reuse_other_process);
   ADD ("/session/reuse/force-refresh", test_force_refresh);
