@@ -29,6 +29,10 @@ import sys
 import tempfile
 import unicodedata
 
+import requests
+import requests.sessions
+import requests.utils
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mockserver import Checks, MockServer  # noqa: E402
 
@@ -47,6 +51,23 @@ LEGACY_2SA_ACCOUNT = {
     "devices": [{"deviceType": "SMS", "areaCode": "", "phoneNumber": "*******58",
                  "deviceId": "1"}],
 }
+
+
+# One connection per request. requests keeps connections alive and never
+# sends a POST again; when the fake server closes an idle connection just as
+# pyicloud reuses it (seen once under AddressSanitizer, on a loaded
+# machine), the POST fails with RemoteDisconnected, which says nothing about
+# interoperability.
+_default_headers = requests.utils.default_headers
+
+
+def _headers_without_keep_alive():
+    headers = _default_headers()
+    headers["Connection"] = "close"
+    return headers
+
+
+requests.sessions.default_headers = _headers_without_keep_alive
 
 
 def service_class(base_uri):
