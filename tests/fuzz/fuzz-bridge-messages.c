@@ -8,7 +8,8 @@
  * with a message, never both; slices stay inside the input; a push
  * re-encoded parses back to the same fields; the raw reader never moves
  * backwards nor past the end; a push has an id, its strings are UTF-8 and
- * not blank; the step-4 data gives a share of at most 65 bytes.
+ * not blank; the step-4 data gives a share of at most 65 bytes; a push
+ * token becomes hex or is refused.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -135,7 +136,24 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   else
     {
       FUZZ_CHECK (error == NULL);
-      check_text (msg->token);
+      /* The token: text, maybe empty; as ptkn, even-length lower-case hex
+       * of at least one byte, or refused. */
+      if (msg->token != NULL)
+        {
+          g_autoptr(GError) token_error = NULL;
+          g_autofree char *ptkn = NULL;
+
+          FUZZ_CHECK (g_utf8_validate (msg->token, -1, NULL));
+          ptkn = icloud_bridge_push_token_to_hex (msg->token, &token_error);
+          if (ptkn == NULL)
+            check_error (token_error);
+          else
+            {
+              FUZZ_CHECK (*ptkn != '\0' && strlen (ptkn) % 2 == 0);
+              for (const char *c = ptkn; *c; c++)
+                FUZZ_CHECK (g_ascii_isdigit (*c) || (*c >= 'a' && *c <= 'f'));
+            }
+        }
       if (msg->push_payload != NULL)
         {
           gsize len;
