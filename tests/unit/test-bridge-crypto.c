@@ -327,7 +327,7 @@ test_prover_vector (gconstpointer user_data)
       g_autoptr(GBytes) iv = bytes_at (gcm, "iv_hex");
       g_autoptr(GBytes) payload = NULL;
       g_autofree char *encrypted = NULL;
-      g_autofree char *decrypted = NULL;
+      g_auto(ICloudSecret) decrypted = NULL;
       g_autofree char *expected_payload = NULL;
 
       g_assert_cmpstr (str_at (gcm, "key"), ==, "verifier_key");
@@ -688,7 +688,7 @@ test_wrong_code (void)
       if (round == 0)
         {
           g_autoptr(GBytes) confirm_p = NULL;
-          g_autofree char *code = NULL;
+          g_auto(ICloudSecret) code = NULL;
           g_autofree char *encrypted = NULL;
           guint8 verifier_key[32], prover_key[32];
 
@@ -938,7 +938,7 @@ test_gcm_refusals (void)
   g_autoptr(GError) error = NULL;
   guint8 buf[256];
   gsize len = g_bytes_get_size (payload);
-  g_autofree char *ok = NULL;
+  g_auto(ICloudSecret) ok = NULL;
 
   g_assert_cmpuint (len, <=, sizeof buf);
   ok = icloud_bridge_decrypt_code (data_of (key, 32), str_at (v, "aes_gcm.encryptedCode_b64"), &error);

@@ -81,7 +81,8 @@ char     *icloud_bridge_encode_step4_data (const guint8 *share_v,
                                            const guint8  confirm_v[32]);
 
 /* ---- §d.7: encryptedCode = b64 (00 || IV || tag || ciphertext) ---- */
-/* The plaintext (UTF-8, NUL-free), or NULL with G_IO_ERROR_INVALID_DATA. */
+/* The plaintext (UTF-8, NUL-free; a secret: free it with
+ * icloud_crypto_free_secret ()), or NULL with G_IO_ERROR_INVALID_DATA. */
 char     *icloud_bridge_decrypt_code   (const guint8  verifier_key[32],
                                         const char   *encrypted_code,
                                         GError      **error);
@@ -120,7 +121,8 @@ ICloudBridgeStep4Result icloud_bridge_prover_process_step4 (ICloudBridgeProver *
                                                             const char         *p2_data,
                                                             char              **step4_data,
                                                             GError            **error);
-/* After OK: P3 `encryptedCode` → the code to post to bridge/code/validate. */
+/* After OK: P3 `encryptedCode` → the code to post to bridge/code/validate
+ * (free it with icloud_crypto_free_secret ()). */
 char               *icloud_bridge_prover_decrypt_code (ICloudBridgeProver *self,
                                                        const char         *encrypted_code,
                                                        GError            **error);

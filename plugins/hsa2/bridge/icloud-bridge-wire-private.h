@@ -43,8 +43,7 @@ typedef struct {
   gsize         len;
 } ICloudPbField;
 
-/* FALSE (and no error) when @len exceeds ICLOUD_PB_MAX_MESSAGE_LEN is not
- * possible: the check happens in next (). */
+/* @data must outlive the reader; the length limit is checked by next (). */
 void      icloud_pb_reader_init (ICloudPbReader *reader,
                                  const guint8   *data,
                                  gsize           len);
