@@ -856,6 +856,45 @@ test_scalars (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   g_clear_error (&error);
 
+  /* §d.2: w0 is not reduced. w0 = 5 and w0 = n + 5 give the same share
+   * (the multiplications reduce), but the transcript keeps w0's bytes. */
+  {
+    static const char N_hex[] =
+      "04d8bbd6c639c62937b04d997f38c3770719c629d7014d49a24b4f98baa1292b49"
+      "07d60aa6bfade45008a636337f5168c64d9bd36034808cd564490b1e656edbe7";
+    g_autoptr(GBytes) N = hex_to_bytes (N_hex);
+    guint8 five[32] = { [31] = 5 };
+    guint8 n_plus_5[32];
+    guint8 x[32] = { [31] = 9 };
+    g_autoptr(ICloudSpake2p) a = NULL;
+    g_autoptr(ICloudSpake2p) b = NULL;
+    g_autoptr(GBytes) tt_a = NULL;
+    g_autoptr(GBytes) tt_b = NULL;
+    gsize len_a, len_b;
+    const guint8 *data_a, *data_b;
+
+    memcpy (n_plus_5, n, 32);
+    n_plus_5[31] += 5;   /* 0x51 + 5: no carry */
+    a = icloud_spake2p_new_prover (&icloud_bridge_spake2p_suite, five, w, x, &error);
+    g_assert_no_error (error);
+    b = icloud_spake2p_new_prover (&icloud_bridge_spake2p_suite, n_plus_5, w, x, &error);
+    g_assert_no_error (error);
+    g_assert_cmpmem (icloud_spake2p_get_share (a), 65, icloud_spake2p_get_share (b), 65);
+    g_assert_true (icloud_spake2p_set_peer_share (a, data_of (N, 65), 65, &error));
+    g_assert_true (icloud_spake2p_set_peer_share (b, data_of (N, 65), 65, &error));
+    g_assert_no_error (error);
+    g_assert_cmpmem (icloud_spake2p_get_point (a, ICLOUD_SPAKE2P_POINT_Z), 65,
+                     icloud_spake2p_get_point (b, ICLOUD_SPAKE2P_POINT_Z), 65);
+    tt_a = icloud_spake2p_get_transcript (a, ICLOUD_SPAKE2P_W0_MINIMAL);
+    tt_b = icloud_spake2p_get_transcript (b, ICLOUD_SPAKE2P_W0_MINIMAL);
+    data_a = g_bytes_get_data (tt_a, &len_a);
+    data_b = g_bytes_get_data (tt_b, &len_b);
+    g_assert_cmpuint (len_a + 31, ==, len_b);   /* 1 byte against 32 */
+    g_assert_cmpmem (data_a, len_a - 9, data_b, len_a - 9);
+    g_assert_cmpmem (data_b + len_b - 32, 32, n_plus_5, 32);
+    g_assert_cmpuint (data_a[len_a - 1], ==, 5);
+  }
+
   /* code and salt checks */
   {
     guint8 w0[32], w1[32];
