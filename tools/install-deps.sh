@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="meson ninja-build gcc pkg-config libglib2.0-dev libglib2.0-bin
-libsoup-3.0-dev libjson-glib-dev nettle-dev libgmp-dev glib-networking
+libsoup-3.0-dev libjson-glib-dev nettle-dev libgmp-dev libgcrypt20-dev glib-networking
 curl valgrind clang libclang-rt-14-dev
 gobject-introspection libgirepository1.0-dev gir1.2-soup-3.0 gir1.2-json-1.0
 python3-gi gjs valac libsecret-1-dev

@@ -1,0 +1,247 @@
+/* icloud-bridge-push.c: the JSON payload of a bridge push (§c.5).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "icloud-bridge-push-private.h"
+#include "icloud-json-private.h"
+
+#include <string.h>
+
+#include <gio/gio.h>
+
+/* The end (index of the closing '}') of the object starting at @start, or
+ * -1 when it does not close. Counts braces outside strings only. */
+static gssize
+balanced_object_end (const char *text,
+                     gsize       len,
+                     gsize       start)
+{
+  gsize depth = 0;
+  gboolean in_string = FALSE, escaped = FALSE;
+
+  for (gsize i = start; i < len; i++)
+    {
+      char c = text[i];
+
+      if (in_string)
+        {
+          if (escaped)
+            escaped = FALSE;
+          else if (c == '\\')
+            escaped = TRUE;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '{')
+        depth++;
+      else if (c == '}')
+        {
+          if (--depth == 0)
+            return (gssize) i;
+        }
+    }
+  return -1;
+}
+
+static JsonNode *
+parse_object (const char *text,
+              gsize       len)
+{
+  JsonNode *root = icloud_json_parse (text, len, NULL);
+
+  if (root != NULL && !JSON_NODE_HOLDS_OBJECT (root))
+    g_clear_pointer (&root, json_node_unref);
+  return root;
+}
+
+static JsonNode *
+extract_object (const char *text,
+                gsize       len)
+{
+  JsonNode *root = parse_object (text, len);
+  guint tried = 0;
+
+  for (gsize i = 0; root == NULL && i < len && tried < ICLOUD_BRIDGE_PUSH_MAX_CANDIDATES; i++)
+    {
+      gssize end;
+
+      if (text[i] != '{')
+        continue;
+      tried++;
+      end = balanced_object_end (text, len, i);
+      if (end < 0)
+        continue;   /* a later '{' may still close: strings start elsewhere */
+      root = parse_object (text + i, (gsize) end - i + 1);
+    }
+  return root;
+}
+
+static gboolean
+is_blank (const char *s)
+{
+  for (; *s != '\0'; s++)
+    if (!g_ascii_isspace (*s))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+type_error (const char *member,
+            GError    **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               "The bridge push has a malformed \"%s\"", member);
+  return FALSE;
+}
+
+/* Present → a non-blank UTF-8 string (or, with @allow_blank, any string). */
+static gboolean
+get_text (JsonObject  *object,
+          const char  *member,
+          gboolean     allow_blank,
+          char       **out,
+          GError     **error)
+{
+  JsonNode *node = json_object_get_member (object, member);
+  const char *value;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (json_node_get_value_type (node) != G_TYPE_STRING)
+    return type_error (member, error);
+  value = json_node_get_string (node);
+  if (value == NULL || !g_utf8_validate (value, -1, NULL) ||
+      (!allow_blank && is_blank (value)))
+    return type_error (member, error);
+  *out = g_strdup (value);
+  return TRUE;
+}
+
+static gboolean
+get_integer (JsonObject *object,
+             const char *member,
+             gboolean   *has,
+             gint64     *out,
+             GError    **error)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (json_node_get_value_type (node) != G_TYPE_INT64)
+    return type_error (member, error);
+  *has = TRUE;
+  *out = json_node_get_int (node);
+  return TRUE;
+}
+
+ICloudBridgePush *
+icloud_bridge_push_parse (const guint8 *payload,
+                          gsize         len,
+                          GError      **error)
+{
+  g_autoptr(ICloudBridgePush) push = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *object;
+  JsonNode *node;
+  gboolean has_next_int = FALSE;
+  gint64 next_int = 0;
+
+  g_return_val_if_fail (payload != NULL || len == 0, NULL);
+
+  if (len > ICLOUD_BRIDGE_PUSH_MAX_LEN)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           "The bridge push is too long");
+      return NULL;
+    }
+  root = len > 0 ? extract_object ((const char *) payload, len) : NULL;
+  if (root == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           "The bridge push holds no JSON object");
+      return NULL;
+    }
+  object = json_node_get_object (root);
+  push = g_new0 (ICloudBridgePush, 1);
+
+  /* nextStep: a non-blank string, or an integer kept as its text. */
+  node = json_object_get_member (object, "nextStep");
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_INT64)
+    {
+      if (!get_integer (object, "nextStep", &has_next_int, &next_int, error))
+        return NULL;
+      push->next_step = g_strdup_printf ("%" G_GINT64_FORMAT, next_int);
+    }
+  else if (!get_text (object, "nextStep", FALSE, &push->next_step, error))
+    return NULL;
+
+  if (!get_text (object, "sessionUUID", FALSE, &push->session_uuid, error) ||
+      !get_text (object, "flowid", FALSE, &push->flowid, error) ||
+      !get_text (object, "salt", FALSE, &push->salt, error) ||
+      !get_text (object, "data", FALSE, &push->data, error) ||
+      !get_text (object, "encryptedCode", FALSE, &push->encrypted_code, error) ||
+      !get_text (object, "txnid", FALSE, &push->txnid, error) ||
+      !get_text (object, "idmsdata", FALSE, &push->idmsdata, error) ||
+      !get_text (object, "mid", FALSE, &push->mid, error) ||
+      !get_text (object, "ruiURLKey", TRUE, &push->rui_url_key, error) ||
+      !get_integer (object, "ec", &push->has_ec, &push->ec, error))
+    return NULL;
+
+  node = json_object_get_member (object, "akdata");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    push->akdata = json_node_copy (node);
+
+  if (push->session_uuid == NULL && push->flowid == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           "The bridge push has neither sessionUUID nor flowid");
+      return NULL;
+    }
+  return g_steal_pointer (&push);
+}
+
+const char *
+icloud_bridge_push_get_id (const ICloudBridgePush *push)
+{
+  g_return_val_if_fail (push != NULL, NULL);
+  return push->session_uuid != NULL ? push->session_uuid : push->flowid;
+}
+
+gboolean
+icloud_bridge_push_is_legacy (const ICloudBridgePush *push)
+{
+  g_return_val_if_fail (push != NULL, FALSE);
+  return push->txnid != NULL && g_str_has_suffix (push->txnid, "_W");
+}
+
+gboolean
+icloud_bridge_push_is_error (const ICloudBridgePush *push)
+{
+  g_return_val_if_fail (push != NULL, FALSE);
+  return push->has_ec && push->ec != 0;
+}
+
+void
+icloud_bridge_push_free (ICloudBridgePush *push)
+{
+  if (push == NULL)
+    return;
+  g_free (push->session_uuid);
+  g_free (push->flowid);
+  g_free (push->next_step);
+  g_free (push->salt);
+  g_free (push->data);
+  g_free (push->encrypted_code);
+  g_free (push->txnid);
+  g_free (push->idmsdata);
+  g_clear_pointer (&push->akdata, json_node_unref);
+  g_free (push->mid);
+  g_free (push->rui_url_key);
+  g_free (push);
+}
