@@ -486,17 +486,6 @@ icloud_session_op_end_pointer (GTask    *task,
 /* ------------------------------------------------------------------------ */
 /* Close */
 
-/**
- * icloud_session_close_async:
- * @self: a session
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called when done
- * @user_data: data for @callback
- *
- * Saves the session if it changed and closes it: the connections are
- * dropped, and every later operation fails with %ICLOUD_ERROR_CLOSED. The
- * saved session stays on disk for the next start.
- */
 static void
 close_save_cb (GObject      *source,
                GAsyncResult *result,
@@ -513,6 +502,18 @@ close_save_cb (GObject      *source,
     g_task_return_boolean (task, TRUE);
 }
 
+/**
+ * icloud_session_close_async:
+ * @self: a session
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when done
+ * @user_data: data for @callback
+ *
+ * Saves the session if it changed and closes it: the connections are
+ * dropped, and every later operation fails with %ICLOUD_ERROR_CLOSED. The
+ * saved session stays on disk for the next start. The session is closed at
+ * once; @callback runs once the save (done off the calling thread) is over.
+ */
 void
 icloud_session_close_async (ICloudSession       *self,
                             GCancellable        *cancellable,
