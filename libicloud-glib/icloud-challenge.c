@@ -44,6 +44,43 @@ challenge_method (ICloudSession    *self,
   return icloud_session_get_method (self, name, error);
 }
 
+/* In an operation, the lock held: the method of the challenge the
+ * operation is for, or NULL after ending the operation with the error. */
+static ICloudAuthMethod *
+challenge_locked_method (GTask *task)
+{
+  ICloudSession *self = g_task_get_source_object (task);
+  OpData *data = g_task_get_task_data (task);
+  ICloudAuthMethod *method;
+  GError *error = NULL;
+
+  method = challenge_method (self, data->wanted, &error);
+  if (method == NULL)
+    icloud_session_op_end (task, error);
+  return method;
+}
+
+/* Starts a second-factor operation for @wanted, going on with @then. */
+static void
+challenge_op (ICloudSession       *self,
+              ICloudAuthState      wanted,
+              GObject             *target,
+              const char          *code,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data,
+              gpointer             source_tag,
+              OpContinue           then)
+{
+  GTask *task = icloud_session_op_new (self, cancellable, callback, user_data, source_tag);
+  OpData *data = g_task_get_task_data (task);
+
+  data->wanted = wanted;
+  data->target = target ? g_object_ref (target) : NULL;
+  data->code = g_strdup (code);   /* wiped with the task (icloud_crypto_free_secret) */
+  icloud_session_op_begin (task, then);
+}
+
 static void
 challenge_list_cb (GObject      *source,
                    GAsyncResult *result,
@@ -63,6 +100,17 @@ challenge_list_cb (GObject      *source,
 }
 
 static void
+challenge_list_locked (GTask *task)
+{
+  ICloudAuthMethod *method = challenge_locked_method (task);
+
+  if (method != NULL)
+    icloud_auth_method_list_targets_async (method, g_task_get_source_object (task),
+                                           g_task_get_cancellable (task),
+                                           challenge_list_cb, task);
+}
+
+static void
 challenge_list (ICloudSession       *self,
                 ICloudAuthState      wanted,
                 GCancellable        *cancellable,
@@ -70,22 +118,8 @@ challenge_list (ICloudSession       *self,
                 gpointer             user_data,
                 gpointer             source_tag)
 {
-  GTask *task;
-  ICloudAuthMethod *method;
-  GError *error = NULL;
-
-  task = icloud_session_op_begin (self, cancellable, callback, user_data, source_tag);
-  if (task == NULL)
-    return;
-
-  method = challenge_method (self, wanted, &error);
-  if (method == NULL)
-    {
-      icloud_session_op_end (task, error);
-      return;
-    }
-
-  icloud_auth_method_list_targets_async (method, self, cancellable, challenge_list_cb, task);
+  challenge_op (self, wanted, NULL, NULL, cancellable, callback, user_data, source_tag,
+                challenge_list_locked);
 }
 
 static void
@@ -101,6 +135,18 @@ challenge_request_cb (GObject      *source,
 }
 
 static void
+challenge_request_locked (GTask *task)
+{
+  OpData *data = g_task_get_task_data (task);
+  ICloudAuthMethod *method = challenge_locked_method (task);
+
+  if (method != NULL)
+    icloud_auth_method_request_code_async (method, g_task_get_source_object (task), data->target,
+                                           g_task_get_cancellable (task),
+                                           challenge_request_cb, task);
+}
+
+static void
 challenge_request (ICloudSession       *self,
                    ICloudAuthState      wanted,
                    GObject             *target,
@@ -109,23 +155,8 @@ challenge_request (ICloudSession       *self,
                    gpointer             user_data,
                    gpointer             source_tag)
 {
-  GTask *task;
-  ICloudAuthMethod *method;
-  GError *error = NULL;
-
-  task = icloud_session_op_begin (self, cancellable, callback, user_data, source_tag);
-  if (task == NULL)
-    return;
-
-  method = challenge_method (self, wanted, &error);
-  if (method == NULL)
-    {
-      icloud_session_op_end (task, error);
-      return;
-    }
-
-  icloud_auth_method_request_code_async (method, self, target, cancellable,
-                                         challenge_request_cb, task);
+  challenge_op (self, wanted, target, NULL, cancellable, callback, user_data, source_tag,
+                challenge_request_locked);
 }
 
 
@@ -148,6 +179,19 @@ challenge_validate_cb (GObject      *source,
 }
 
 static void
+challenge_validate_locked (GTask *task)
+{
+  OpData *data = g_task_get_task_data (task);
+  ICloudAuthMethod *method = challenge_locked_method (task);
+
+  if (method != NULL)
+    icloud_auth_method_validate_code_async (method, g_task_get_source_object (task),
+                                            data->target, data->code,
+                                            g_task_get_cancellable (task),
+                                            challenge_validate_cb, task);
+}
+
+static void
 challenge_validate (ICloudSession       *self,
                     ICloudAuthState      wanted,
                     GObject             *target,
@@ -157,10 +201,6 @@ challenge_validate (ICloudSession       *self,
                     gpointer             user_data,
                     gpointer             source_tag)
 {
-  GTask *task;
-  ICloudAuthMethod *method;
-  GError *error = NULL;
-
   if (!g_utf8_validate (code, -1, NULL))
     {
       g_task_report_new_error (self, callback, user_data, source_tag,
@@ -169,19 +209,8 @@ challenge_validate (ICloudSession       *self,
       return;
     }
 
-  task = icloud_session_op_begin (self, cancellable, callback, user_data, source_tag);
-  if (task == NULL)
-    return;
-
-  method = challenge_method (self, wanted, &error);
-  if (method == NULL)
-    {
-      icloud_session_op_end (task, error);
-      return;
-    }
-
-  icloud_auth_method_validate_code_async (method, self, target, code, cancellable,
-                                          challenge_validate_cb, task);
+  challenge_op (self, wanted, target, code, cancellable, callback, user_data, source_tag,
+                challenge_validate_locked);
 }
 
 static void
@@ -457,6 +486,8 @@ icloud_session_validate_2fa_code (ICloudSession  *self,
   return icloud_session_validate_2fa_code_finish (self, sync.result, error);
 }
 
+static void trust_session_locked (GTask *task);
+
 /**
  * icloud_session_trust_session_async:
  * @self: a session that passed its second factor
@@ -474,16 +505,20 @@ icloud_session_trust_session_async (ICloudSession       *self,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data)
 {
-  GTask *task;
+  g_return_if_fail (ICLOUD_IS_SESSION (self));
+
+  icloud_session_op_begin (icloud_session_op_new (self, cancellable, callback, user_data,
+                                                  icloud_session_trust_session_async),
+                           trust_session_locked);
+}
+
+static void
+trust_session_locked (GTask *task)
+{
+  ICloudSession *self = g_task_get_source_object (task);
   ICloudAuthMethod *method;
   GError *error = NULL;
   const char *name;
-
-  g_return_if_fail (ICLOUD_IS_SESSION (self));
-
-  task = icloud_session_op_begin (self, cancellable, callback, user_data, icloud_session_trust_session_async);
-  if (task == NULL)
-    return;
 
   name = icloud_session_challenge_method_name (self->state);
   if (name == NULL)

@@ -474,6 +474,12 @@ wipe_and_free (char  *text,
  * [ctor@GObject.Object.new], before [method@Gio.Initable.init]. It must not
  * be called while an operation runs on the session.
  *
+ * Unlike the blocking twins of the session's operations, this does its
+ * disk I/O (lock, read, write, fsync) on the calling thread: call it before
+ * the main loop runs, from a worker thread or a command-line tool. With
+ * `ICLOUD_STORE_ASSERT_OFF_MAIN=1` (a debugging aid) it aborts when called
+ * on the thread that runs the default main context.
+ *
  * The files are only read. Everything is checked before anything is
  * changed: a file that is not what pyicloud writes fails with
  * %ICLOUD_ERROR_PROTOCOL and a file that cannot be read (or a missing

@@ -55,10 +55,22 @@ typedef struct {
   ICloudSession *session;
 } SyncData;
 
+/* What an operation goes on with once the lock is taken and the session
+ * loaded (see icloud_session_op_begin ()). */
+typedef void (*OpContinue) (GTask *task);
+
+/* The task data of every operation. */
 typedef struct {
-  gboolean  force_refresh;
-  GObject  *target;
-  char     *code;
+  gboolean         force_refresh;  /* authenticate; keep_trusted for logout */
+  gboolean         all_sessions;   /* logout */
+  ICloudAuthState  wanted;         /* the challenge a second-factor call is for */
+  GObject         *target;         /* the phone or device of a code */
+  char            *code;           /* the code to validate (wiped) */
+  OpContinue       then;
+  /* the outcome, kept while the store saves */
+  GError          *error;
+  gpointer         result;
+  GDestroyNotify   result_destroy;
 } OpData;
 
 /* At most this many requests of one main context are with libsoup at once;
@@ -77,7 +89,8 @@ gboolean icloud_session_apply_account_info (ICloudSession *self, ICloudResponse 
 const char * icloud_session_challenge_method_name (ICloudAuthState state);
 void icloud_session_forget_account_info (ICloudSession *self);
 ICloudAuthMethod * icloud_session_get_method (ICloudSession *self, const char *name, GError **error);
-GTask * icloud_session_op_begin (ICloudSession *self, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data, gpointer source_tag);
+GTask * icloud_session_op_new (ICloudSession *self, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data, gpointer source_tag);
+void icloud_session_op_begin (GTask *task, OpContinue then);
 void icloud_session_op_end (GTask *task, GError *error);
 void icloud_session_op_end_pointer (GTask *task, gpointer result, GDestroyNotify destroy);
 void icloud_session_set_retry_after (ICloudSession *self, guint retry_after);

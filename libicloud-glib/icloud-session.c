@@ -279,6 +279,9 @@ op_data_free (OpData *data)
 {
   g_clear_object (&data->target);
   g_clear_pointer (&data->code, icloud_crypto_free_secret);
+  if (data->result != NULL && data->result_destroy != NULL)
+    data->result_destroy (data->result);
+  g_clear_error (&data->error);
   g_free (data);
 }
 
@@ -308,55 +311,40 @@ icloud_session_ensure_prepared (ICloudSession  *self,
   return TRUE;
 }
 
-/* Starts an operation: checks the session is usable, takes the account lock
- * and reloads the saved session (another process may have changed it).
- * Returns NULL after reporting the error through @callback. */
+/* The task of an operation, with an empty OpData for the caller to fill
+ * before icloud_session_op_begin (). Nothing is checked yet. */
 GTask *
-icloud_session_op_begin (ICloudSession       *self,
-          GCancellable        *cancellable,
-          GAsyncReadyCallback  callback,
-          gpointer             user_data,
-          gpointer             source_tag)
+icloud_session_op_new (ICloudSession       *self,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data,
+                       gpointer             source_tag)
 {
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  g_autoptr(GError) error = NULL;
-  const char *client_id;
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, g_new0 (OpData, 1), (GDestroyNotify) op_data_free);
+  return task;
+}
 
-  if (self->invalid != NULL)
-    {
-      g_task_return_error (task, g_error_copy (self->invalid));
-      return NULL;
-    }
-  if (self->state == ICLOUD_AUTH_STATE_CLOSED)
-    {
-      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_CLOSED,
-                               "The session was closed");
-      return NULL;
-    }
-  if (self->busy)
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
-                               "Another operation is running on this session");
-      return NULL;
-    }
-  if (g_task_return_error_if_cancelled (task))
-    return NULL;
+static void
+op_open_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  GTask *task = user_data;
+  ICloudSession *self = g_task_get_source_object (task);
+  OpData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+  const char *client_id;
 
-  if (!icloud_session_ensure_prepared (self, &error) ||
-      !icloud_store_lock (self->store, &error))
+  if (!icloud_store_open_finish (ICLOUD_STORE (source), result, &error))
     {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return NULL;
-    }
-
-  if (!icloud_store_load (self->store, &error))
-    {
-      icloud_store_unlock (self->store);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return NULL;
+      /* Nothing was taken: no lock, the state as it was. */
+      self->busy = FALSE;
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
     }
 
   /* The client id of the saved session wins, and is kept forever (§5.3). */
@@ -374,58 +362,145 @@ icloud_session_op_begin (ICloudSession       *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLIENT_ID]);
     }
 
-  self->busy = TRUE;
-  return g_steal_pointer (&task);
+  data->then (task);
 }
 
-/* Ends an operation: saves what changed, releases the lock, returns. */
+/* Starts an operation (takes @task, from icloud_session_op_new ()): checks
+ * the session is usable, then takes the account lock and reloads the saved
+ * session (another process may have changed it) in the store's worker, and
+ * continues with @then on the caller's context, the lock held. On an error
+ * it reports it through the task's callback and @then is never called. The
+ * session is busy from here until the task returns. */
 void
-icloud_session_op_end (GTask  *task,
-        GError *error)
+icloud_session_op_begin (GTask      *task,
+                         OpContinue  then)
 {
   ICloudSession *self = g_task_get_source_object (task);
+  OpData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (self->invalid != NULL)
+    {
+      g_task_return_error (task, g_error_copy (self->invalid));
+      g_object_unref (task);
+      return;
+    }
+  if (self->state == ICLOUD_AUTH_STATE_CLOSED)
+    {
+      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_CLOSED,
+                               "The session was closed");
+      g_object_unref (task);
+      return;
+    }
+  if (self->busy)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               "Another operation is running on this session");
+      g_object_unref (task);
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    {
+      g_object_unref (task);
+      return;
+    }
+  if (!icloud_session_ensure_prepared (self, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+
+  data->then = then;
+  self->busy = TRUE;
+  icloud_store_open_async (self->store, g_task_get_cancellable (task), op_open_cb, task);
+}
+
+static void
+op_end_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  GTask *task = user_data;
+  ICloudSession *self = g_task_get_source_object (task);
+  OpData *data = g_task_get_task_data (task);
   g_autoptr(GError) save_error = NULL;
 
-  if (!icloud_store_save (self->store, &save_error) && error == NULL)
-    error = g_steal_pointer (&save_error);
-  icloud_store_unlock (self->store);
+  icloud_store_save_and_unlock_finish (ICLOUD_STORE (source), result, &save_error);
   self->busy = FALSE;
 
-  if (error != NULL)
+  if (data->result_destroy != NULL)
     {
-      if (g_error_matches (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED))
+      /* A list: a failed save wins (the list is dropped). */
+      if (save_error != NULL)
+        g_task_return_error (task, g_steal_pointer (&save_error));
+      else
         {
-          /* The retry-after was noted by the response that said so. */
+          GDestroyNotify destroy = data->result_destroy;
+
+          data->result_destroy = NULL;
+          g_task_return_pointer (task, g_steal_pointer (&data->result), destroy);
         }
-      g_task_return_error (task, error);
     }
+  else if (data->error != NULL)
+    /* The operation's own error wins over a failed save. (A throttling
+     * error's retry-after was noted by the response that said so.) */
+    g_task_return_error (task, g_steal_pointer (&data->error));
+  else if (save_error != NULL)
+    g_task_return_error (task, g_steal_pointer (&save_error));
   else
     g_task_return_boolean (task, TRUE);
   g_object_unref (task);
 }
 
+/* Ends an operation (takes @error): saves what changed and releases the
+ * lock in the store's worker (whether or not the operation was cancelled:
+ * what it learnt is kept), then returns. */
+void
+icloud_session_op_end (GTask  *task,
+        GError *error)
+{
+  ICloudSession *self = g_task_get_source_object (task);
+  OpData *data = g_task_get_task_data (task);
+
+  g_assert (data->error == NULL);
+  data->error = error;
+  icloud_store_save_and_unlock_async (self->store, NULL, op_end_cb, task);
+}
+
+/* Same, returning @result (a pointer, freed with @destroy) on success. */
 void
 icloud_session_op_end_pointer (GTask    *task,
                 gpointer  result,
                 GDestroyNotify destroy)
 {
   ICloudSession *self = g_task_get_source_object (task);
-  g_autoptr(GError) save_error = NULL;
+  OpData *data = g_task_get_task_data (task);
 
-  if (!icloud_store_save (self->store, &save_error))
-    {
-      destroy (result);
-      icloud_session_op_end (task, g_steal_pointer (&save_error));
-      return;
-    }
-  icloud_store_unlock (self->store);
-  self->busy = FALSE;
-  g_task_return_pointer (task, result, destroy);
-  g_object_unref (task);
+  g_assert (data->result == NULL && destroy != NULL);
+  data->result = result;
+  data->result_destroy = destroy;
+  icloud_store_save_and_unlock_async (self->store, NULL, op_end_cb, task);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Close */
+
+static void
+close_save_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ICloudSession *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  self->busy = FALSE;
+  if (!icloud_store_save_finish (ICLOUD_STORE (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
 
 /**
  * icloud_session_close_async:
@@ -436,7 +511,8 @@ icloud_session_op_end_pointer (GTask    *task,
  *
  * Saves the session if it changed and closes it: the connections are
  * dropped, and every later operation fails with %ICLOUD_ERROR_CLOSED. The
- * saved session stays on disk for the next start.
+ * saved session stays on disk for the next start. The session is closed at
+ * once; @callback runs once the save (done off the calling thread) is over.
  */
 void
 icloud_session_close_async (ICloudSession       *self,
@@ -445,7 +521,6 @@ icloud_session_close_async (ICloudSession       *self,
                             gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(GError) error = NULL;
 
   g_return_if_fail (ICLOUD_IS_SESSION (self));
 
@@ -472,10 +547,12 @@ icloud_session_close_async (ICloudSession       *self,
   g_hash_table_remove_all (self->methods);
   icloud_session_set_state (self, ICLOUD_AUTH_STATE_CLOSED);
 
-  if (self->initialized && self->invalid == NULL &&
-      !icloud_store_save (self->store, &error))
+  if (self->initialized && self->invalid == NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      /* Busy until the save finished; no cancellable: what the session
+       * learnt is kept. */
+      self->busy = TRUE;
+      icloud_store_save_async (self->store, NULL, close_save_cb, g_steal_pointer (&task));
       return;
     }
   g_task_return_boolean (task, TRUE);

@@ -507,25 +507,14 @@ auth_sign_in (GTask *task)
 }
 
 static void
-authenticate_internal (ICloudSession       *self,
-                       gboolean             force_refresh,
-                       GCancellable        *cancellable,
-                       GAsyncReadyCallback  callback,
-                       gpointer             user_data,
-                       gpointer             source_tag)
+authenticate_locked (GTask *task)
 {
-  GTask *task;
-  OpData *data;
+  ICloudSession *self = g_task_get_source_object (task);
+  OpData *data = g_task_get_task_data (task);
 
-  task = icloud_session_op_begin (self, cancellable, callback, user_data, source_tag);
-  if (task == NULL)
-    return;
-
-  data = g_task_get_task_data (task);
-  data->force_refresh = force_refresh;
   icloud_session_set_retry_after (self, 0);
 
-  if (!force_refresh &&
+  if (!data->force_refresh &&
       icloud_store_get (self->store, ICLOUD_DATA_SESSION_TOKEN) != NULL &&
       has_web_token_cookie (self))
     {
@@ -533,12 +522,28 @@ authenticate_internal (ICloudSession       *self,
       g_autoptr(JsonNode) null_body = json_node_new (JSON_NODE_NULL);
 
       icloud_session_send_request_async (self, "POST", ICLOUD_ROOT_SETUP, "/validate",
-                                         null_body, ICLOUD_REQUEST_IDEMPOTENT, cancellable,
+                                         null_body, ICLOUD_REQUEST_IDEMPOTENT,
+                                         g_task_get_cancellable (task),
                                          auth_validate_cb, task);
       return;
     }
 
   auth_try_token (task);
+}
+
+static void
+authenticate_internal (ICloudSession       *self,
+                       gboolean             force_refresh,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data,
+                       gpointer             source_tag)
+{
+  GTask *task = icloud_session_op_new (self, cancellable, callback, user_data, source_tag);
+  OpData *data = g_task_get_task_data (task);
+
+  data->force_refresh = force_refresh;
+  icloud_session_op_begin (task, authenticate_locked);
 }
 
 /**
@@ -623,19 +628,42 @@ icloud_session_authenticate (ICloudSession  *self,
 /* logout and close */
 
 static void
+logout_forget (GTask  *task,
+               GError *error)
+{
+  ICloudSession *self = g_task_get_source_object (task);
+
+  icloud_session_forget_account_info (self);
+  icloud_session_set_state (self, ICLOUD_AUTH_STATE_SIGNED_OUT);
+  icloud_session_op_end (task, error);
+}
+
+static void
+logout_delete_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  GError *error = NULL;
+
+  icloud_store_delete_finish (ICLOUD_STORE (source), result, &error);
+  logout_forget (user_data, error);
+}
+
+static void
 logout_local (GTask *task)
 {
   ICloudSession *self = g_task_get_source_object (task);
   OpData *data = g_task_get_task_data (task);
-  GError *error = NULL;
 
   /* data->force_refresh holds keep_trusted for this operation. */
   icloud_store_reset (self->store, data->force_refresh);
   if (!data->force_refresh)
-    icloud_store_delete (self->store, &error);
-  icloud_session_forget_account_info (self);
-  icloud_session_set_state (self, ICLOUD_AUTH_STATE_SIGNED_OUT);
-  icloud_session_op_end (task, error);
+    {
+      /* No cancellable: the logout is done locally whatever happens. */
+      icloud_store_delete_async (self->store, NULL, logout_delete_cb, task);
+      return;
+    }
+  logout_forget (task, NULL);
 }
 
 static void
@@ -660,6 +688,8 @@ logout_cb (GObject      *source,
   logout_local (task);
 }
 
+static void logout_locked (GTask *task);
+
 /**
  * icloud_session_logout_async:
  * @self: a session
@@ -683,16 +713,23 @@ icloud_session_logout_async (ICloudSession       *self,
 {
   GTask *task;
   OpData *data;
-  g_autofree char *text = NULL;
-  g_autoptr(JsonNode) body = NULL;
 
   g_return_if_fail (ICLOUD_IS_SESSION (self));
 
-  task = icloud_session_op_begin (self, cancellable, callback, user_data, icloud_session_logout_async);
-  if (task == NULL)
-    return;
+  task = icloud_session_op_new (self, cancellable, callback, user_data, icloud_session_logout_async);
   data = g_task_get_task_data (task);
   data->force_refresh = keep_trusted;
+  data->all_sessions = all_sessions;
+  icloud_session_op_begin (task, logout_locked);
+}
+
+static void
+logout_locked (GTask *task)
+{
+  ICloudSession *self = g_task_get_source_object (task);
+  OpData *data = g_task_get_task_data (task);
+  g_autofree char *text = NULL;
+  g_autoptr(JsonNode) body = NULL;
 
   if (icloud_store_get (self->store, ICLOUD_DATA_DSID) == NULL ||
       !has_web_token_cookie (self))
@@ -702,12 +739,12 @@ icloud_session_logout_async (ICloudSession       *self,
     }
 
   text = g_strdup_printf ("{\"trustBrowser\":%s,\"allBrowsers\":%s}",
-                          keep_trusted ? "true" : "false",
-                          all_sessions ? "true" : "false");
+                          data->force_refresh ? "true" : "false",
+                          data->all_sessions ? "true" : "false");
   body = json_from_string (text, NULL);
   icloud_session_send_request_async (self, "POST", ICLOUD_ROOT_SETUP, "/logout", body,
                                      ICLOUD_REQUEST_SETUP_PARAMS | ICLOUD_REQUEST_TEXT_PLAIN,
-                                     cancellable, logout_cb, task);
+                                     g_task_get_cancellable (task), logout_cb, task);
 }
 
 /**

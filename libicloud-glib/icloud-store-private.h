@@ -59,8 +59,9 @@
  * wait for it (libsecret's way), so both paths share every line of I/O.
  * They block the calling thread for the whole operation: call them from a
  * worker, a command-line tool or a test, not from code dispatched by the
- * default main context (icloud-session.c still does, in op_begin/op_end
- * and close, until it switches to the `_async` forms).
+ * default main context. The session uses the `_async` forms only (op_begin,
+ * op_end, logout and close); icloud_session_import_pyicloud (), a blocking
+ * API by design, is the one caller of the blocking ones.
  *
  * Cancellation: the GCancellable is looked at once, before any I/O
  * starts; a cancelled operation then fails with G_IO_ERROR_CANCELLED and
