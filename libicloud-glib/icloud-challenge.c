@@ -85,7 +85,7 @@ challenge_list (ICloudSession       *self,
       return;
     }
 
-  icloud_auth_method_list_targets_async (method, self, cancellable, challenge_list_cb, task);
+  icloud_auth_method_list_targets_async (method, icloud_session_get_context (self, method), cancellable, challenge_list_cb, task);
 }
 
 static void
@@ -124,7 +124,7 @@ challenge_request (ICloudSession       *self,
       return;
     }
 
-  icloud_auth_method_request_code_async (method, self, target, cancellable,
+  icloud_auth_method_request_code_async (method, icloud_session_get_context (self, method), target, cancellable,
                                          challenge_request_cb, task);
 }
 
@@ -136,13 +136,15 @@ challenge_validate_cb (GObject      *source,
 {
   GTask *task = user_data;
   GError *error = NULL;
+  char *token = NULL;
 
-  if (!icloud_auth_method_validate_code_finish (ICLOUD_AUTH_METHOD (source), result, &error))
+  if (!icloud_auth_method_validate_code_finish (ICLOUD_AUTH_METHOD (source), result, &token, &error))
     {
       /* A wrong code leaves the challenge as it was, for another try. */
       icloud_session_op_end (task, error);
       return;
     }
+  icloud_session_take_session_token (g_task_get_source_object (task), token);
 
   icloud_session_trust_then_login (task, ICLOUD_AUTH_METHOD (source));
 }
@@ -180,7 +182,7 @@ challenge_validate (ICloudSession       *self,
       return;
     }
 
-  icloud_auth_method_validate_code_async (method, self, target, code, cancellable,
+  icloud_auth_method_validate_code_async (method, icloud_session_get_context (self, method), target, code, cancellable,
                                           challenge_validate_cb, task);
 }
 
@@ -204,12 +206,14 @@ trust_cb (GObject      *source,
   GTask *task = user_data;
   ICloudSession *self = g_task_get_source_object (task);
   GError *error = NULL;
+  char *token = NULL;
 
-  if (!icloud_auth_method_trust_finish (ICLOUD_AUTH_METHOD (source), result, &error))
+  if (!icloud_auth_method_trust_finish (ICLOUD_AUTH_METHOD (source), result, &token, &error))
     {
       icloud_session_op_end (task, error);
       return;
     }
+  icloud_session_take_session_token (self, token);
 
   icloud_session_account_login_async (self, g_task_get_cancellable (task),
                                       trust_login_cb, task);
@@ -221,7 +225,8 @@ icloud_session_trust_then_login (GTask            *task,
 {
   ICloudSession *self = g_task_get_source_object (task);
 
-  icloud_auth_method_trust_async (method, self, g_task_get_cancellable (task),
+  icloud_auth_method_trust_async (method, icloud_session_get_context (self, method),
+                                  g_task_get_cancellable (task),
                                   trust_cb, task);
 }
 

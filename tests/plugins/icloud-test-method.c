@@ -28,7 +28,7 @@ signin_cb (GObject      *source,
   g_autoptr(ICloudResponse) response = NULL;
   GError *error = NULL;
 
-  response = icloud_session_send_request_finish (ICLOUD_SESSION (source), result, &error);
+  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (response == NULL)
     g_task_return_error (task, error);
   else if (icloud_response_get_status (response) == 401)
@@ -36,13 +36,18 @@ signin_cb (GObject      *source,
                              "The legacy sign-in was refused");
   else if (!icloud_response_check (response, &error))
     g_task_return_error (task, error);
+  else if (icloud_response_get_header (response, "X-Apple-Session-Token") == NULL)
+    g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                             "The legacy sign-in gave no session token");
   else
-    g_task_return_boolean (task, TRUE);
+    g_task_return_pointer (task, g_strdup (icloud_response_get_header (response, "X-Apple-Session-Token")),
+                           g_free);
 }
 
 static void
 test_legacy_method_sign_in_async (ICloudAuthMethod    *method,
-                                  ICloudSession       *session,
+                                  ICloudAuthContext   *context,
+                                  const char          *password,
                                   GCancellable        *cancellable,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
@@ -55,9 +60,9 @@ test_legacy_method_sign_in_async (ICloudAuthMethod    *method,
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "accountName");
-  json_builder_add_string_value (builder, icloud_session_get_apple_id (session));
+  json_builder_add_string_value (builder, icloud_auth_context_get_apple_id (context));
   json_builder_set_member_name (builder, "password");
-  json_builder_add_string_value (builder, icloud_session_get_password (session));
+  json_builder_add_string_value (builder, password);
   json_builder_set_member_name (builder, "rememberMe");
   json_builder_add_boolean_value (builder, TRUE);
   json_builder_set_member_name (builder, "trustTokens");
@@ -66,20 +71,29 @@ test_legacy_method_sign_in_async (ICloudAuthMethod    *method,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
-  icloud_session_send_request_async (session, "POST", ICLOUD_ROOT_AUTH,
-                                     "/signin?isRememberMeEnabled=true", body,
-                                     ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
-                                     signin_cb, task);
+  icloud_auth_context_send_request_async (context, "POST", ICLOUD_ROOT_AUTH,
+                                          "/signin?isRememberMeEnabled=true", body,
+                                          ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
+                                          signin_cb, task);
 }
 
 static gboolean
 test_legacy_method_sign_in_finish (ICloudAuthMethod  *method,
                                    GAsyncResult      *result,
+                                   char             **session_token,
                                    GError           **error)
 {
+  char *token;
+
   g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == test_legacy_method_sign_in_async, FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
+
+  token = g_task_propagate_pointer (G_TASK (result), error);
+  if (session_token != NULL)
+    *session_token = token;
+  else
+    g_free (token);
+  return token != NULL;
 }
 
 static void
