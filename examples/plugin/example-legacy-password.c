@@ -50,7 +50,9 @@ signin_cb (GObject      *source,
                                "The legacy sign-in was refused");
       return;
     }
-  if (!icloud_response_check (response, &error))
+  /* 409: the password is right and a second factor is wanted (the account
+   * document says which); the session token comes with it. */
+  if (icloud_response_get_status (response) != 409 && !icloud_response_check (response, &error))
     {
       g_task_return_error (task, error);
       return;
