@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "icloud-auth-method.h"
+#include "icloud-plugin.h"
 #include "icloud-plugin-loader-private.h"
 
 /**
@@ -17,11 +17,12 @@
  * classes registered with [func@ICloud.AuthMethod.register].
  *
  * A session makes one instance of each method it uses and calls its
- * virtual methods; a method talks to Apple through the plugin API of
- * [class@ICloud.Session] (`icloud-glib/icloud-plugin.h`):
- * [method@ICloud.Session.send_request_async],
- * [method@ICloud.Session.lookup_data] and
- * [method@ICloud.Session.store_data].
+ * virtual methods; a method talks to Apple through the
+ * [class@ICloud.AuthContext] each call gets (`icloud-glib/icloud-plugin.h`):
+ * [method@ICloud.AuthContext.send_request_async],
+ * [method@ICloud.AuthContext.lookup] and
+ * [method@ICloud.AuthContext.store]. It never sees the application's
+ * [class@ICloud.Session].
  */
 G_DEFINE_ABSTRACT_TYPE (ICloudAuthMethod, icloud_auth_method, G_TYPE_OBJECT)
 
@@ -39,27 +40,28 @@ report_not_supported (ICloudAuthMethod    *self,
 }
 
 static void
-default_sign_in_async (ICloudAuthMethod *self, ICloudSession *session,
-                       GCancellable *cancellable, GAsyncReadyCallback callback,
+default_sign_in_async (ICloudAuthMethod *self, ICloudAuthContext *context,
+                       const char *password, GCancellable *cancellable, GAsyncReadyCallback callback,
                        gpointer user_data)
 {
   report_not_supported (self, callback, user_data, default_sign_in_async, "sign in");
 }
 
 static void
-default_begin_async (ICloudAuthMethod *self, ICloudSession *session,
+default_begin_async (ICloudAuthMethod *self, ICloudAuthContext *context,
                      GCancellable *cancellable, GAsyncReadyCallback callback,
                      gpointer user_data)
 {
-  /* Nothing to prepare by default. */
+  /* Nothing to prepare by default: the challenge is the one the session
+   * is in. */
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, default_begin_async);
-  g_task_return_boolean (task, TRUE);
+  g_task_return_int (task, icloud_auth_context_get_state (context));
   g_object_unref (task);
 }
 
 static void
-default_list_targets_async (ICloudAuthMethod *self, ICloudSession *session,
+default_list_targets_async (ICloudAuthMethod *self, ICloudAuthContext *context,
                             GCancellable *cancellable, GAsyncReadyCallback callback,
                             gpointer user_data)
 {
@@ -67,7 +69,7 @@ default_list_targets_async (ICloudAuthMethod *self, ICloudSession *session,
 }
 
 static void
-default_request_code_async (ICloudAuthMethod *self, ICloudSession *session,
+default_request_code_async (ICloudAuthMethod *self, ICloudAuthContext *context,
                             GObject *target, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -75,7 +77,7 @@ default_request_code_async (ICloudAuthMethod *self, ICloudSession *session,
 }
 
 static void
-default_validate_code_async (ICloudAuthMethod *self, ICloudSession *session,
+default_validate_code_async (ICloudAuthMethod *self, ICloudAuthContext *context,
                              GObject *target, const char *code,
                              GCancellable *cancellable, GAsyncReadyCallback callback,
                              gpointer user_data)
@@ -84,7 +86,7 @@ default_validate_code_async (ICloudAuthMethod *self, ICloudSession *session,
 }
 
 static void
-default_trust_async (ICloudAuthMethod *self, ICloudSession *session,
+default_trust_async (ICloudAuthMethod *self, ICloudAuthContext *context,
                      GCancellable *cancellable, GAsyncReadyCallback callback,
                      gpointer user_data)
 {
@@ -99,6 +101,33 @@ default_boolean_finish (ICloudAuthMethod  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+static gboolean
+default_token_finish (ICloudAuthMethod  *self,
+                      GAsyncResult      *result,
+                      char             **session_token,
+                      GError           **error)
+{
+  if (session_token != NULL)
+    *session_token = NULL;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static ICloudAuthState
+default_begin_finish (ICloudAuthMethod  *self,
+                      GAsyncResult      *result,
+                      GError           **error)
+{
+  GError *local_error = NULL;
+  gssize state = g_task_propagate_int (G_TASK (result), &local_error);
+
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return ICLOUD_AUTH_STATE_SIGNED_OUT;
+    }
+  return (ICloudAuthState) state;
+}
+
 static GListModel *
 default_list_targets_finish (ICloudAuthMethod  *self,
                              GAsyncResult      *result,
@@ -111,17 +140,17 @@ static void
 icloud_auth_method_class_init (ICloudAuthMethodClass *klass)
 {
   klass->sign_in_async = default_sign_in_async;
-  klass->sign_in_finish = default_boolean_finish;
+  klass->sign_in_finish = default_token_finish;
   klass->begin_async = default_begin_async;
-  klass->begin_finish = default_boolean_finish;
+  klass->begin_finish = default_begin_finish;
   klass->list_targets_async = default_list_targets_async;
   klass->list_targets_finish = default_list_targets_finish;
   klass->request_code_async = default_request_code_async;
   klass->request_code_finish = default_boolean_finish;
   klass->validate_code_async = default_validate_code_async;
-  klass->validate_code_finish = default_boolean_finish;
+  klass->validate_code_finish = default_token_finish;
   klass->trust_async = default_trust_async;
-  klass->trust_finish = default_boolean_finish;
+  klass->trust_finish = default_token_finish;
 }
 
 static void
@@ -155,28 +184,34 @@ icloud_auth_method_register (GType       type,
 /**
  * icloud_auth_method_sign_in_async:
  * @self: an auth method
- * @session: the session signing in
+ * @context: the context of the session signing in
+ * @password: the password (the session wipes it once this finishes)
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * Proves the first factor and stores the session token.
+ * Proves the first factor.
  */
 void
 icloud_auth_method_sign_in_async (ICloudAuthMethod    *self,
-                                  ICloudSession       *session,
+                                  ICloudAuthContext   *context,
+                                  const char          *password,
                                   GCancellable        *cancellable,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
 {
   g_return_if_fail (ICLOUD_IS_AUTH_METHOD (self));
-  ICLOUD_AUTH_METHOD_GET_CLASS (self)->sign_in_async (self, session, cancellable, callback, user_data);
+  g_return_if_fail (ICLOUD_IS_AUTH_CONTEXT (context));
+  g_return_if_fail (password != NULL);
+  ICLOUD_AUTH_METHOD_GET_CLASS (self)->sign_in_async (self, context, password, cancellable, callback, user_data);
 }
 
 /**
  * icloud_auth_method_sign_in_finish:
  * @self: an auth method
  * @result: the result
+ * @session_token: (out) (optional) (nullable) (transfer full): Apple's new
+ *   session token, or %NULL when its answer had none
  * @error: return location for a #GError
  *
  * Finishes [method@ICloud.AuthMethod.sign_in_async].
@@ -186,16 +221,23 @@ icloud_auth_method_sign_in_async (ICloudAuthMethod    *self,
 gboolean
 icloud_auth_method_sign_in_finish (ICloudAuthMethod  *self,
                                    GAsyncResult      *result,
+                                   char             **session_token,
                                    GError           **error)
 {
+  g_autofree char *token = NULL;
+  gboolean ok;
+
   g_return_val_if_fail (ICLOUD_IS_AUTH_METHOD (self), FALSE);
-  return ICLOUD_AUTH_METHOD_GET_CLASS (self)->sign_in_finish (self, result, error);
+  ok = ICLOUD_AUTH_METHOD_GET_CLASS (self)->sign_in_finish (self, result, &token, error);
+  if (session_token != NULL)
+    *session_token = ok ? g_steal_pointer (&token) : NULL;
+  return ok;
 }
 
 /**
  * icloud_auth_method_begin_async:
  * @self: an auth method
- * @session: the session entering the challenge
+ * @context: the context of the session entering the challenge
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async): called when done
  * @user_data: data for @callback
@@ -204,13 +246,13 @@ icloud_auth_method_sign_in_finish (ICloudAuthMethod  *self,
  */
 void
 icloud_auth_method_begin_async (ICloudAuthMethod    *self,
-                                ICloudSession       *session,
+                                ICloudAuthContext   *context,
                                 GCancellable        *cancellable,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
   g_return_if_fail (ICLOUD_IS_AUTH_METHOD (self));
-  ICLOUD_AUTH_METHOD_GET_CLASS (self)->begin_async (self, session, cancellable, callback, user_data);
+  ICLOUD_AUTH_METHOD_GET_CLASS (self)->begin_async (self, context, cancellable, callback, user_data);
 }
 
 /**
@@ -221,21 +263,22 @@ icloud_auth_method_begin_async (ICloudAuthMethod    *self,
  *
  * Finishes [method@ICloud.AuthMethod.begin_async].
  *
- * Returns: %TRUE on success
+ * Returns: the challenge that follows (the method's own, or another one),
+ *   or %ICLOUD_AUTH_STATE_SIGNED_OUT with @error set
  */
-gboolean
+ICloudAuthState
 icloud_auth_method_begin_finish (ICloudAuthMethod  *self,
                                  GAsyncResult      *result,
                                  GError           **error)
 {
-  g_return_val_if_fail (ICLOUD_IS_AUTH_METHOD (self), FALSE);
+  g_return_val_if_fail (ICLOUD_IS_AUTH_METHOD (self), ICLOUD_AUTH_STATE_SIGNED_OUT);
   return ICLOUD_AUTH_METHOD_GET_CLASS (self)->begin_finish (self, result, error);
 }
 
 /**
  * icloud_auth_method_list_targets_async:
  * @self: an auth method
- * @session: the session
+ * @context: the context of the session
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async): called when done
  * @user_data: data for @callback
@@ -244,13 +287,13 @@ icloud_auth_method_begin_finish (ICloudAuthMethod  *self,
  */
 void
 icloud_auth_method_list_targets_async (ICloudAuthMethod    *self,
-                                       ICloudSession       *session,
+                                       ICloudAuthContext   *context,
                                        GCancellable        *cancellable,
                                        GAsyncReadyCallback  callback,
                                        gpointer             user_data)
 {
   g_return_if_fail (ICLOUD_IS_AUTH_METHOD (self));
-  ICLOUD_AUTH_METHOD_GET_CLASS (self)->list_targets_async (self, session, cancellable, callback, user_data);
+  ICLOUD_AUTH_METHOD_GET_CLASS (self)->list_targets_async (self, context, cancellable, callback, user_data);
 }
 
 /**
@@ -276,7 +319,7 @@ icloud_auth_method_list_targets_finish (ICloudAuthMethod  *self,
 /**
  * icloud_auth_method_request_code_async:
  * @self: an auth method
- * @session: the session
+ * @context: the context of the session
  * @target: (nullable): a target from the list, or %NULL for the default
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async): called when done
@@ -286,14 +329,14 @@ icloud_auth_method_list_targets_finish (ICloudAuthMethod  *self,
  */
 void
 icloud_auth_method_request_code_async (ICloudAuthMethod    *self,
-                                       ICloudSession       *session,
+                                       ICloudAuthContext   *context,
                                        GObject             *target,
                                        GCancellable        *cancellable,
                                        GAsyncReadyCallback  callback,
                                        gpointer             user_data)
 {
   g_return_if_fail (ICLOUD_IS_AUTH_METHOD (self));
-  ICLOUD_AUTH_METHOD_GET_CLASS (self)->request_code_async (self, session, target, cancellable, callback, user_data);
+  ICLOUD_AUTH_METHOD_GET_CLASS (self)->request_code_async (self, context, target, cancellable, callback, user_data);
 }
 
 /**
@@ -318,7 +361,7 @@ icloud_auth_method_request_code_finish (ICloudAuthMethod  *self,
 /**
  * icloud_auth_method_validate_code_async:
  * @self: an auth method
- * @session: the session
+ * @context: the context of the session
  * @target: (nullable): the target the code was sent to, or %NULL
  * @code: the code the user typed
  * @cancellable: (nullable): a #GCancellable
@@ -329,7 +372,7 @@ icloud_auth_method_request_code_finish (ICloudAuthMethod  *self,
  */
 void
 icloud_auth_method_validate_code_async (ICloudAuthMethod    *self,
-                                        ICloudSession       *session,
+                                        ICloudAuthContext   *context,
                                         GObject             *target,
                                         const char          *code,
                                         GCancellable        *cancellable,
@@ -337,13 +380,15 @@ icloud_auth_method_validate_code_async (ICloudAuthMethod    *self,
                                         gpointer             user_data)
 {
   g_return_if_fail (ICLOUD_IS_AUTH_METHOD (self));
-  ICLOUD_AUTH_METHOD_GET_CLASS (self)->validate_code_async (self, session, target, code, cancellable, callback, user_data);
+  ICLOUD_AUTH_METHOD_GET_CLASS (self)->validate_code_async (self, context, target, code, cancellable, callback, user_data);
 }
 
 /**
  * icloud_auth_method_validate_code_finish:
  * @self: an auth method
  * @result: the result
+ * @session_token: (out) (optional) (nullable) (transfer full): Apple's new
+ *   session token, or %NULL when its answer had none
  * @error: return location for a #GError
  *
  * Finishes [method@ICloud.AuthMethod.validate_code_async].
@@ -353,16 +398,23 @@ icloud_auth_method_validate_code_async (ICloudAuthMethod    *self,
 gboolean
 icloud_auth_method_validate_code_finish (ICloudAuthMethod  *self,
                                          GAsyncResult      *result,
+                                         char             **session_token,
                                          GError           **error)
 {
+  g_autofree char *token = NULL;
+  gboolean ok;
+
   g_return_val_if_fail (ICLOUD_IS_AUTH_METHOD (self), FALSE);
-  return ICLOUD_AUTH_METHOD_GET_CLASS (self)->validate_code_finish (self, result, error);
+  ok = ICLOUD_AUTH_METHOD_GET_CLASS (self)->validate_code_finish (self, result, &token, error);
+  if (session_token != NULL)
+    *session_token = ok ? g_steal_pointer (&token) : NULL;
+  return ok;
 }
 
 /**
  * icloud_auth_method_trust_async:
  * @self: an auth method
- * @session: the session
+ * @context: the context of the session
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async): called when done
  * @user_data: data for @callback
@@ -371,19 +423,21 @@ icloud_auth_method_validate_code_finish (ICloudAuthMethod  *self,
  */
 void
 icloud_auth_method_trust_async (ICloudAuthMethod    *self,
-                                ICloudSession       *session,
+                                ICloudAuthContext   *context,
                                 GCancellable        *cancellable,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
   g_return_if_fail (ICLOUD_IS_AUTH_METHOD (self));
-  ICLOUD_AUTH_METHOD_GET_CLASS (self)->trust_async (self, session, cancellable, callback, user_data);
+  ICLOUD_AUTH_METHOD_GET_CLASS (self)->trust_async (self, context, cancellable, callback, user_data);
 }
 
 /**
  * icloud_auth_method_trust_finish:
  * @self: an auth method
  * @result: the result
+ * @session_token: (out) (optional) (nullable) (transfer full): Apple's new
+ *   session token, or %NULL when its answer had none
  * @error: return location for a #GError
  *
  * Finishes [method@ICloud.AuthMethod.trust_async].
@@ -393,8 +447,15 @@ icloud_auth_method_trust_async (ICloudAuthMethod    *self,
 gboolean
 icloud_auth_method_trust_finish (ICloudAuthMethod  *self,
                                  GAsyncResult      *result,
+                                 char             **session_token,
                                  GError           **error)
 {
+  g_autofree char *token = NULL;
+  gboolean ok;
+
   g_return_val_if_fail (ICLOUD_IS_AUTH_METHOD (self), FALSE);
-  return ICLOUD_AUTH_METHOD_GET_CLASS (self)->trust_finish (self, result, error);
+  ok = ICLOUD_AUTH_METHOD_GET_CLASS (self)->trust_finish (self, result, &token, error);
+  if (session_token != NULL)
+    *session_token = ok ? g_steal_pointer (&token) : NULL;
+  return ok;
 }

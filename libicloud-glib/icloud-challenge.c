@@ -105,7 +105,7 @@ challenge_list_locked (GTask *task)
   ICloudAuthMethod *method = challenge_locked_method (task);
 
   if (method != NULL)
-    icloud_auth_method_list_targets_async (method, g_task_get_source_object (task),
+    icloud_auth_method_list_targets_async (method, icloud_session_get_context (g_task_get_source_object (task), method),
                                            g_task_get_cancellable (task),
                                            challenge_list_cb, task);
 }
@@ -141,7 +141,7 @@ challenge_request_locked (GTask *task)
   ICloudAuthMethod *method = challenge_locked_method (task);
 
   if (method != NULL)
-    icloud_auth_method_request_code_async (method, g_task_get_source_object (task), data->target,
+    icloud_auth_method_request_code_async (method, icloud_session_get_context (g_task_get_source_object (task), method), data->target,
                                            g_task_get_cancellable (task),
                                            challenge_request_cb, task);
 }
@@ -167,13 +167,15 @@ challenge_validate_cb (GObject      *source,
 {
   GTask *task = user_data;
   GError *error = NULL;
+  char *token = NULL;
 
-  if (!icloud_auth_method_validate_code_finish (ICLOUD_AUTH_METHOD (source), result, &error))
+  if (!icloud_auth_method_validate_code_finish (ICLOUD_AUTH_METHOD (source), result, &token, &error))
     {
       /* A wrong code leaves the challenge as it was, for another try. */
       icloud_session_op_end (task, error);
       return;
     }
+  icloud_session_take_session_token (g_task_get_source_object (task), token);
 
   icloud_session_trust_then_login (task, ICLOUD_AUTH_METHOD (source));
 }
@@ -185,7 +187,7 @@ challenge_validate_locked (GTask *task)
   ICloudAuthMethod *method = challenge_locked_method (task);
 
   if (method != NULL)
-    icloud_auth_method_validate_code_async (method, g_task_get_source_object (task),
+    icloud_auth_method_validate_code_async (method, icloud_session_get_context (g_task_get_source_object (task), method),
                                             data->target, data->code,
                                             g_task_get_cancellable (task),
                                             challenge_validate_cb, task);
@@ -233,12 +235,14 @@ trust_cb (GObject      *source,
   GTask *task = user_data;
   ICloudSession *self = g_task_get_source_object (task);
   GError *error = NULL;
+  char *token = NULL;
 
-  if (!icloud_auth_method_trust_finish (ICLOUD_AUTH_METHOD (source), result, &error))
+  if (!icloud_auth_method_trust_finish (ICLOUD_AUTH_METHOD (source), result, &token, &error))
     {
       icloud_session_op_end (task, error);
       return;
     }
+  icloud_session_take_session_token (self, token);
 
   icloud_session_account_login_async (self, g_task_get_cancellable (task),
                                       trust_login_cb, task);
@@ -250,7 +254,8 @@ icloud_session_trust_then_login (GTask            *task,
 {
   ICloudSession *self = g_task_get_source_object (task);
 
-  icloud_auth_method_trust_async (method, self, g_task_get_cancellable (task),
+  icloud_auth_method_trust_async (method, icloud_session_get_context (self, method),
+                                  g_task_get_cancellable (task),
                                   trust_cb, task);
 }
 

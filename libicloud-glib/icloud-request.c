@@ -15,7 +15,8 @@
 #define CLIENT_BUILD_NUMBER "2534Project66"
 #define CLIENT_MASTERING_NUMBER "2534B22"
 
-/* Response header → session key (protocol §2.3). */
+/* Response header → session key (protocol §2.3). The session token is not
+ * among them: it is what an auth method returns. */
 static const struct {
   const char *header;
   const char *key;
@@ -23,7 +24,6 @@ static const struct {
   { "X-Apple-ID-Account-Country", ICLOUD_DATA_ACCOUNT_COUNTRY },
   { "X-Apple-ID-Session-Id", ICLOUD_DATA_SESSION_ID },
   { "X-Apple-Auth-Attributes", ICLOUD_DATA_AUTH_ATTRIBUTES },
-  { "X-Apple-Session-Token", ICLOUD_DATA_SESSION_TOKEN },
   { "X-Apple-TwoSV-Trust-Token", ICLOUD_DATA_TRUST_TOKEN },
   { "X-Apple-TwoSV-Trust-Eligible", "trust_eligible" },
   { "X-Apple-OAuth-Grant-Code", "grant_code" },

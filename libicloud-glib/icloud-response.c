@@ -20,10 +20,10 @@
  * and the body, parsed as JSON where it parses (Apple serves JSON as
  * `text/html` in places, so the content type is not trusted).
  *
- * Plugins get responses from [method@ICloud.Session.send_request_finish].
- * The response headers Apple uses for session state (`scnt`,
- * `X-Apple-Session-Token`, ...) have already been captured into the session
- * by then.
+ * Plugins get responses from [method@ICloud.AuthContext.send_request_finish].
+ * The response headers Apple uses for session state (`scnt`, the session
+ * id, ...) have already been captured into the session by then; the
+ * session token has not: a method gives it from its `_finish`.
  */
 struct _ICloudResponse
 {

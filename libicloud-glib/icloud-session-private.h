@@ -109,6 +109,34 @@ void icloud_session_trust_then_login (GTask *task, ICloudAuthMethod *method);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SyncData, icloud_session_sync_data_clear)
 
+/* The transport (icloud-transport.c), for ICloudAuthContext and the core. */
+void            icloud_session_send_request_async   (ICloudSession        *self,
+                                                     const char           *http_method,
+                                                     ICloudRoot            root,
+                                                     const char           *path,
+                                                     JsonNode             *body,
+                                                     ICloudRequestFlags    flags,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+ICloudResponse *icloud_session_send_request_finish  (ICloudSession        *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
+/* accountLogin with the saved session token (icloud-sign-in.c). */
+void            icloud_session_account_login_async  (ICloudSession        *self,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+gboolean        icloud_session_account_login_finish (ICloudSession        *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
+/* The context the session made for @method (see get_method ()). */
+ICloudAuthContext *icloud_session_get_context       (ICloudSession        *self,
+                                                     ICloudAuthMethod     *method);
+/* Saves a session token an auth method returned. */
+void            icloud_session_take_session_token   (ICloudSession        *self,
+                                                     char                 *token);
+
 
 /* The store of a session (tests and the importer). */
 ICloudStore *icloud_session_get_store (ICloudSession *self);

@@ -15,6 +15,7 @@
 #include "icloud-request-private.h"
 #include "icloud-response-private.h"
 #include "icloud-session-private.h"
+#include "icloud-auth-context-private.h"
 #include "icloud-json-private.h"
 #include "icloud-text-private.h"
 
@@ -201,6 +202,15 @@ icloud_session_challenge_method_name (ICloudAuthState state)
     }
 }
 
+G_DEFINE_QUARK (icloud-auth-context, context)
+
+static void
+detach_context (ICloudAuthContext *context)
+{
+  icloud_auth_context_detach (context);
+  g_object_unref (context);
+}
+
 ICloudAuthMethod *
 icloud_session_get_method (ICloudSession  *self,
             const char     *name,
@@ -214,9 +224,34 @@ icloud_session_get_method (ICloudSession  *self,
       if (method == NULL)
         return NULL;
       g_hash_table_insert (self->methods, g_strdup (name), method);
+      /* The method's view of this session, made once. */
+      g_object_set_qdata_full (G_OBJECT (method), context_quark (),
+                               icloud_auth_context_new (self, name),
+                               (GDestroyNotify) detach_context);
     }
 
   return method;
+}
+
+ICloudAuthContext *
+icloud_session_get_context (ICloudSession    *self,
+                            ICloudAuthMethod *method)
+{
+  ICloudAuthContext *context = g_object_get_qdata (G_OBJECT (method), context_quark ());
+
+  g_assert (context != NULL && icloud_auth_context_get_session (context) == self);
+  return context;
+}
+
+void
+icloud_session_take_session_token (ICloudSession *self,
+                                   char          *token)
+{
+  if (token == NULL)
+    return;
+  if (*token != '\0' && g_utf8_validate (token, -1, NULL))
+    icloud_store_set (self->store, ICLOUD_DATA_SESSION_TOKEN, token);
+  icloud_crypto_free_secret (token);
 }
 
 void
@@ -1234,74 +1269,6 @@ icloud_session_set_max_password_sign_ins (ICloudSession *self,
 
 /* ------------------------------------------------------------------------ */
 /* The rest of the plugin API */
-
-/**
- * icloud_session_lookup_data:
- * @self: a session
- * @key: a key of the saved session (`ICLOUD_DATA_*`)
- *
- * Looks up a value of the saved session, for plugins.
- *
- * Returns: (nullable): the saved value, or %NULL
- */
-const char *
-icloud_session_lookup_data (ICloudSession *self,
-                            const char    *key)
-{
-  g_return_val_if_fail (ICLOUD_IS_SESSION (self), NULL);
-  g_return_val_if_fail (key != NULL, NULL);
-  return icloud_store_get (self->store, key);
-}
-
-/**
- * icloud_session_store_data:
- * @self: a session
- * @key: a key
- * @value: (nullable): the value, or %NULL to remove the key
- *
- * Saves a value in the session (written at the end of the operation).
- */
-void
-icloud_session_store_data (ICloudSession *self,
-                           const char    *key,
-                           const char    *value)
-{
-  g_return_if_fail (ICLOUD_IS_SESSION (self));
-  g_return_if_fail (key != NULL);
-  icloud_store_set (self->store, key, value);
-}
-
-/**
- * icloud_session_get_password:
- * @self: a session
- *
- * For the auth method proving the password.
- *
- * Returns: (nullable): the password, or %NULL when none was given or it was
- *   already used
- */
-const char *
-icloud_session_get_password (ICloudSession *self)
-{
-  g_return_val_if_fail (ICLOUD_IS_SESSION (self), NULL);
-  return self->password;
-}
-
-/**
- * icloud_session_set_auth_state:
- * @self: a session
- * @state: the new state
- *
- * For auth methods that learn the challenge is another one (a security key
- * instead of a code).
- */
-void
-icloud_session_set_auth_state (ICloudSession   *self,
-                               ICloudAuthState  state)
-{
-  g_return_if_fail (ICLOUD_IS_SESSION (self));
-  icloud_session_set_state (self, state);
-}
 
 ICloudStore *
 icloud_session_get_store (ICloudSession *self)

@@ -91,7 +91,7 @@ account_login_cb (GObject      *source,
   g_task_return_boolean (task, TRUE);
 }
 
-/**
+/*
  * icloud_session_account_login_async:
  * @self: a session
  * @cancellable: (nullable): a #GCancellable
@@ -148,7 +148,7 @@ icloud_session_account_login_async (ICloudSession       *self,
                                      account_login_cb, g_steal_pointer (&task));
 }
 
-/**
+/*
  * icloud_session_account_login_finish:
  * @self: a session
  * @result: the result
@@ -234,8 +234,10 @@ auth_begin_cb (GObject      *source,
 {
   GTask *task = user_data;
   g_autoptr(GError) error = NULL;
+  ICloudAuthState next;
 
-  if (!icloud_auth_method_begin_finish (ICLOUD_AUTH_METHOD (source), result, &error))
+  next = icloud_auth_method_begin_finish (ICLOUD_AUTH_METHOD (source), result, &error);
+  if (error != NULL)
     {
       /* The sign-in did not finish (cancelled, the network): the session is
        * not signed in, as before it started. The saved token stays, so the
@@ -245,6 +247,10 @@ auth_begin_cb (GObject      *source,
       icloud_session_op_end (task, g_steal_pointer (&error));
       return;
     }
+  /* The method says which challenge follows: its own, or another one (a
+   * security key instead of a code). */
+  if (next != ICLOUD_AUTH_STATE_SIGNED_OUT)
+    icloud_session_set_state (ICLOUD_SESSION (g_task_get_source_object (task)), next);
   icloud_session_op_end (task, NULL);
 }
 
@@ -271,7 +277,8 @@ auth_enter_state (GTask *task)
       return;
     }
 
-  icloud_auth_method_begin_async (method, self, g_task_get_cancellable (task),
+  icloud_auth_method_begin_async (method, icloud_session_get_context (self, method),
+                                  g_task_get_cancellable (task),
                                   auth_begin_cb, task);
 }
 
@@ -454,9 +461,10 @@ auth_sign_in_cb (GObject      *source,
   ICloudSession *self;
   GTask *task = user_data;
   g_autoptr(GError) error = NULL;
+  char *token = NULL;
 
   self = g_task_get_source_object (task);
-  if (!icloud_auth_method_sign_in_finish (ICLOUD_AUTH_METHOD (source), result, &error))
+  if (!icloud_auth_method_sign_in_finish (ICLOUD_AUTH_METHOD (source), result, &token, &error))
     {
       /* A rejected password is of no further use; a transient failure
        * (network, throttling, cancellation) keeps it for a retry. */
@@ -469,6 +477,14 @@ auth_sign_in_cb (GObject      *source,
 
   icloud_session_wipe_password (self);
   note_password_sign_in (self);
+  if (token == NULL)
+    {
+      icloud_session_op_end (task, g_error_new (ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
+                                                "The auth method “%s” signed in without a session token",
+                                                self->sign_in_method));
+      return;
+    }
+  icloud_session_take_session_token (self, token);
   icloud_session_account_login_async (self, g_task_get_cancellable (task),
                                       auth_account_login_new_cb, task);
 }
@@ -502,7 +518,8 @@ auth_sign_in (GTask *task)
       return;
     }
 
-  icloud_auth_method_sign_in_async (method, self, g_task_get_cancellable (task),
+  icloud_auth_method_sign_in_async (method, icloud_session_get_context (self, method),
+                                    self->password, g_task_get_cancellable (task),
                                     auth_sign_in_cb, task);
 }
 

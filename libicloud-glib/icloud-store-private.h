@@ -90,6 +90,7 @@
 #include <libsoup/soup.h>
 
 #include "icloud-glib/icloud-session.h"   /* ICloudSecretStore */
+#include "icloud-data-private.h"
 
 G_BEGIN_DECLS
 

@@ -463,7 +463,7 @@ send_cb (GObject      *source,
                                    data->io_cancellable, read_body_cb, task);
 }
 
-/**
+/*
  * icloud_session_send_request_async:
  * @self: a session
  * @http_method: the HTTP method
@@ -619,7 +619,7 @@ request_send_now (GTask *task)
                            data->io_cancellable, send_cb, task);
 }
 
-/**
+/*
  * icloud_session_send_request_finish:
  * @self: a session
  * @result: the result

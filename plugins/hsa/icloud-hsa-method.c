@@ -15,6 +15,7 @@
 
 #include <gio/gio.h>
 #include <icloud-glib/icloud-plugin.h>
+#include "icloud-token-private.h"
 
 #define WRONG_CODE "-21669"
 
@@ -65,6 +66,19 @@ boolean_finish (ICloudAuthMethod  *method,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* validate_code and trust: their answers carry Apple's new session token. */
+static gboolean
+token_finish (ICloudAuthMethod  *method,
+              GAsyncResult      *result,
+              gpointer           source_tag,
+              char             **session_token,
+              GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+  return icloud_token_task_finish (G_TASK (result), session_token, error);
+}
+
 /* ------------------------------------------------------------------------ */
 /* list_targets: the trusted devices (step 14) */
 
@@ -74,7 +88,7 @@ list_targets_cb (GObject      *source,
                  gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  ICloudSession *session = ICLOUD_SESSION (source);
+  ICloudAuthContext *context = ICLOUD_AUTH_CONTEXT (source);
   g_autoptr(ICloudResponse) response = NULL;
   g_autoptr(GListStore) devices = NULL;
   GError *error = NULL;
@@ -82,7 +96,7 @@ list_targets_cb (GObject      *source,
   JsonNode *list;
   JsonArray *array;
 
-  response = icloud_session_send_request_finish (session, result, &error);
+  response = icloud_auth_context_send_request_finish (context, result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -124,7 +138,7 @@ list_targets_cb (GObject      *source,
 
 static void
 icloud_hsa_method_list_targets_async (ICloudAuthMethod    *method,
-                                      ICloudSession       *session,
+                                      ICloudAuthContext       *context,
                                       GCancellable        *cancellable,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
@@ -132,7 +146,7 @@ icloud_hsa_method_list_targets_async (ICloudAuthMethod    *method,
   GTask *task = g_task_new (method, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, icloud_hsa_method_list_targets_async);
-  icloud_session_send_request_async (session, "GET", ICLOUD_ROOT_SETUP, "/listDevices",
+  icloud_auth_context_send_request_async (context, "GET", ICLOUD_ROOT_SETUP, "/listDevices",
                                      NULL, ICLOUD_REQUEST_SETUP_PARAMS, cancellable,
                                      list_targets_cb, task);
 }
@@ -159,7 +173,7 @@ request_code_cb (GObject      *source,
   g_autoptr(ICloudResponse) response = NULL;
   GError *error = NULL;
 
-  response = icloud_session_send_request_finish (ICLOUD_SESSION (source), result, &error);
+  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -181,7 +195,7 @@ request_code_cb (GObject      *source,
 
 static void
 icloud_hsa_method_request_code_async (ICloudAuthMethod    *method,
-                                      ICloudSession       *session,
+                                      ICloudAuthContext       *context,
                                       GObject             *target,
                                       GCancellable        *cancellable,
                                       GAsyncReadyCallback  callback,
@@ -201,7 +215,7 @@ icloud_hsa_method_request_code_async (ICloudAuthMethod    *method,
     }
 
   body = icloud_trusted_device_to_json (ICLOUD_TRUSTED_DEVICE (target));
-  icloud_session_send_request_async (session, "POST", ICLOUD_ROOT_SETUP, "/sendVerificationCode",
+  icloud_auth_context_send_request_async (context, "POST", ICLOUD_ROOT_SETUP, "/sendVerificationCode",
                                      body, ICLOUD_REQUEST_SETUP_PARAMS, cancellable,
                                      request_code_cb, task);
 }
@@ -226,7 +240,7 @@ validate_code_cb (GObject      *source,
   g_autoptr(ICloudResponse) response = NULL;
   GError *error = NULL;
 
-  response = icloud_session_send_request_finish (ICLOUD_SESSION (source), result, &error);
+  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -251,12 +265,12 @@ validate_code_cb (GObject      *source,
                                "Apple did not accept the verification code, for an unknown reason");
       return;
     }
-  g_task_return_boolean (task, TRUE);
+  icloud_token_task_return (task, icloud_response_get_header (response, ICLOUD_SESSION_TOKEN_HEADER));
 }
 
 static void
 icloud_hsa_method_validate_code_async (ICloudAuthMethod    *method,
-                                       ICloudSession       *session,
+                                       ICloudAuthContext       *context,
                                        GObject             *target,
                                        const char          *code,
                                        GCancellable        *cancellable,
@@ -289,7 +303,7 @@ icloud_hsa_method_validate_code_async (ICloudAuthMethod    *method,
   json_object_set_string_member (object, "verificationCode", code);
   json_object_set_boolean_member (object, "trustBrowser", TRUE);
 
-  icloud_session_send_request_async (session, "POST", ICLOUD_ROOT_SETUP, "/validateVerificationCode",
+  icloud_auth_context_send_request_async (context, "POST", ICLOUD_ROOT_SETUP, "/validateVerificationCode",
                                      body, ICLOUD_REQUEST_SETUP_PARAMS, cancellable,
                                      validate_code_cb, task);
 }
@@ -297,9 +311,10 @@ icloud_hsa_method_validate_code_async (ICloudAuthMethod    *method,
 static gboolean
 icloud_hsa_method_validate_code_finish (ICloudAuthMethod  *method,
                                         GAsyncResult      *result,
+                                        char             **session_token,
                                         GError           **error)
 {
-  return boolean_finish (method, result, icloud_hsa_method_validate_code_async, error);
+  return token_finish (method, result, icloud_hsa_method_validate_code_async, session_token, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -314,7 +329,7 @@ trust_cb (GObject      *source,
   g_autoptr(ICloudResponse) response = NULL;
   GError *error = NULL;
 
-  response = icloud_session_send_request_finish (ICLOUD_SESSION (source), result, &error);
+  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -327,12 +342,12 @@ trust_cb (GObject      *source,
       g_task_return_error (task, response_error (response, "the request to trust this session"));
       return;
     }
-  g_task_return_boolean (task, TRUE);
+  icloud_token_task_return (task, icloud_response_get_header (response, ICLOUD_SESSION_TOKEN_HEADER));
 }
 
 static void
 icloud_hsa_method_trust_async (ICloudAuthMethod    *method,
-                               ICloudSession       *session,
+                               ICloudAuthContext       *context,
                                GCancellable        *cancellable,
                                GAsyncReadyCallback  callback,
                                gpointer             user_data)
@@ -340,7 +355,7 @@ icloud_hsa_method_trust_async (ICloudAuthMethod    *method,
   GTask *task = g_task_new (method, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, icloud_hsa_method_trust_async);
-  icloud_session_send_request_async (session, "GET", ICLOUD_ROOT_AUTH, "/2sv/trust",
+  icloud_auth_context_send_request_async (context, "GET", ICLOUD_ROOT_AUTH, "/2sv/trust",
                                      NULL, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
                                      trust_cb, task);
 }
@@ -348,9 +363,10 @@ icloud_hsa_method_trust_async (ICloudAuthMethod    *method,
 static gboolean
 icloud_hsa_method_trust_finish (ICloudAuthMethod  *method,
                                 GAsyncResult      *result,
+                                char             **session_token,
                                 GError           **error)
 {
-  return boolean_finish (method, result, icloud_hsa_method_trust_async, error);
+  return token_finish (method, result, icloud_hsa_method_trust_async, session_token, error);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -24,11 +24,13 @@
 
 #include "icloud-hsa2-options.h"
 #include "icloud-text-private.h"
+#include "icloud-token-private.h"
 
-/* Keys of the saved session owned by this method. */
-#define DATA_PHONE_ID      "hsa2_phone_id"       /* a code was sent by SMS to this phone */
-#define DATA_PHONE_MODE    "hsa2_phone_mode"     /* …in this mode (sms, voice) */
-#define DATA_SECURITY_KEYS "hsa2_security_keys"  /* key names, joined by ", " */
+/* Keys of this method's slice of the saved session (its context adds the
+ * "hsa2_" prefix). */
+#define DATA_PHONE_ID      "phone_id"       /* a code was sent by SMS to this phone */
+#define DATA_PHONE_MODE    "phone_mode"     /* …in this mode (sms, voice) */
+#define DATA_SECURITY_KEYS "security_keys"  /* key names, joined by ", " */
 
 #define WRONG_CODE "-21669"
 
@@ -114,14 +116,14 @@ options_useful (Options *options)
 }
 
 typedef struct {
-  ICloudSession *session;
+  ICloudAuthContext *context;
   gboolean       as_json;
 } FetchData;
 
 static void
 fetch_data_free (FetchData *data)
 {
-  g_clear_object (&data->session);
+  g_clear_object (&data->context);
   g_free (data);
 }
 
@@ -138,7 +140,7 @@ fetch_options_cb (GObject      *source,
   g_autoptr(Options) options = NULL;
   GError *error = NULL;
 
-  response = icloud_session_send_request_finish (data->session, result, &error);
+  response = icloud_auth_context_send_request_finish (data->context, result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -168,14 +170,14 @@ fetch_options_send (GTask *task)
 
   if (!data->as_json)
     flags |= ICLOUD_REQUEST_ACCEPT_HTML;
-  icloud_session_send_request_async (data->session, "GET", ICLOUD_ROOT_AUTH, "", NULL,
+  icloud_auth_context_send_request_async (data->context, "GET", ICLOUD_ROOT_AUTH, "", NULL,
                                      flags, cancellable, fetch_options_cb, task);
 }
 
 /* GET AUTH (step 6), as Apple's page, then as JSON if the page is of no use. */
 static void
 fetch_options_async (ICloudHsa2Method    *self,
-                     ICloudSession       *session,
+                     ICloudAuthContext       *context,
                      GCancellable        *cancellable,
                      GAsyncReadyCallback  callback,
                      gpointer             user_data)
@@ -184,7 +186,7 @@ fetch_options_async (ICloudHsa2Method    *self,
   FetchData *data = g_new0 (FetchData, 1);
 
   g_task_set_source_tag (task, fetch_options_async);
-  data->session = g_object_ref (session);
+  data->context = g_object_ref (context);
   g_task_set_task_data (task, data, (GDestroyNotify) fetch_data_free);
   fetch_options_send (task);
 }
@@ -203,16 +205,24 @@ fetch_options_finish (ICloudHsa2Method  *self,
  * keys in the saved session (and the state). */
 static void
 apply_options (ICloudHsa2Method *self,
-               ICloudSession    *session,
+               ICloudAuthContext    *context,
                Options          *options)
 {
   if (!options->parsed)
     return;
 
   g_set_object (&self->phones, options->phones);
-  icloud_session_store_data (session, DATA_SECURITY_KEYS, options->security_keys);
-  if (options->security_keys != NULL)
-    icloud_session_set_auth_state (session, ICLOUD_AUTH_STATE_NEEDS_SECURITY_KEY);
+  icloud_auth_context_store (context, DATA_SECURITY_KEYS, options->security_keys);
+}
+
+/* The challenge that follows the options: a security key when Apple lists
+ * keys, the two-factor code otherwise. */
+static ICloudAuthState
+challenge_after (ICloudAuthContext *context)
+{
+  if (icloud_auth_context_lookup (context, DATA_SECURITY_KEYS) != NULL)
+    return ICLOUD_AUTH_STATE_NEEDS_SECURITY_KEY;
+  return icloud_auth_context_get_state (context);
 }
 
 static GListModel *
@@ -232,12 +242,12 @@ copy_phones (GListStore *phones)
 /* Security keys cannot be used here: every code operation fails at once. */
 static gboolean
 return_if_security_keys (GTask         *task,
-                         ICloudSession *session)
+                         ICloudAuthContext *context)
 {
-  const char *keys = icloud_session_lookup_data (session, DATA_SECURITY_KEYS);
+  const char *keys = icloud_auth_context_lookup (context, DATA_SECURITY_KEYS);
   g_autofree char *shown = NULL;
 
-  if (keys == NULL && icloud_session_get_state (session) != ICLOUD_AUTH_STATE_NEEDS_SECURITY_KEY)
+  if (keys == NULL && icloud_auth_context_get_state (context) != ICLOUD_AUTH_STATE_NEEDS_SECURITY_KEY)
     return FALSE;
 
   shown = icloud_text_escape (keys != NULL ? keys : "a security key", -1, ICLOUD_TEXT_MAX_QUOTED);
@@ -257,7 +267,7 @@ begin_cb (GObject      *source,
 {
   ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (source);
   g_autoptr(GTask) task = user_data;
-  ICloudSession *session = g_task_get_task_data (task);
+  ICloudAuthContext *context = g_task_get_task_data (task);
   g_autoptr(Options) options = NULL;
   GError *error = NULL;
 
@@ -268,7 +278,7 @@ begin_cb (GObject      *source,
        * options are optional, like an unparsable page. */
       g_debug ("The sign-in options could not be read: %s", error->message);
       g_clear_error (&error);
-      g_task_return_boolean (task, TRUE);
+      g_task_return_int (task, challenge_after (context));
       return;
     }
   if (options == NULL)
@@ -284,13 +294,13 @@ begin_cb (GObject      *source,
   else if (!options->parsed)
     g_debug ("The sign-in options are neither JSON nor a page with boot args");
 
-  apply_options (self, session, options);
-  g_task_return_boolean (task, TRUE);
+  apply_options (self, context, options);
+  g_task_return_int (task, challenge_after (context));
 }
 
 static void
 icloud_hsa2_method_begin_async (ICloudAuthMethod    *method,
-                                ICloudSession       *session,
+                                ICloudAuthContext       *context,
                                 GCancellable        *cancellable,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
@@ -299,8 +309,8 @@ icloud_hsa2_method_begin_async (ICloudAuthMethod    *method,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, icloud_hsa2_method_begin_async);
-  g_task_set_task_data (task, g_object_ref (session), g_object_unref);
-  fetch_options_async (self, session, cancellable, begin_cb, task);
+  g_task_set_task_data (task, g_object_ref (context), g_object_unref);
+  fetch_options_async (self, context, cancellable, begin_cb, task);
 }
 
 static gboolean
@@ -314,12 +324,38 @@ boolean_finish (ICloudAuthMethod  *method,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* validate_code and trust: their answers carry Apple's new session token. */
 static gboolean
+token_finish (ICloudAuthMethod  *method,
+              GAsyncResult      *result,
+              gpointer           source_tag,
+              char             **session_token,
+              GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+  return icloud_token_task_finish (G_TASK (result), session_token, error);
+}
+
+static ICloudAuthState
 icloud_hsa2_method_begin_finish (ICloudAuthMethod  *method,
                                  GAsyncResult      *result,
                                  GError           **error)
 {
-  return boolean_finish (method, result, icloud_hsa2_method_begin_async, error);
+  GError *local_error = NULL;
+  gssize state;
+
+  g_return_val_if_fail (g_task_is_valid (result, method), ICLOUD_AUTH_STATE_SIGNED_OUT);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_hsa2_method_begin_async,
+                        ICLOUD_AUTH_STATE_SIGNED_OUT);
+  state = g_task_propagate_int (G_TASK (result), &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return ICLOUD_AUTH_STATE_SIGNED_OUT;
+    }
+  /* The challenge that follows: the method's own, or a security key. */
+  return (ICloudAuthState) state;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -332,7 +368,7 @@ list_targets_cb (GObject      *source,
 {
   ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (source);
   g_autoptr(GTask) task = user_data;
-  ICloudSession *session = g_task_get_task_data (task);
+  ICloudAuthContext *context = g_task_get_task_data (task);
   g_autoptr(Options) options = NULL;
   GError *error = NULL;
 
@@ -354,15 +390,15 @@ list_targets_cb (GObject      *source,
       return;
     }
 
-  apply_options (self, session, options);
-  if (return_if_security_keys (task, session))
+  apply_options (self, context, options);
+  if (return_if_security_keys (task, context))
     return;
   g_task_return_pointer (task, copy_phones (self->phones), g_object_unref);
 }
 
 static void
 icloud_hsa2_method_list_targets_async (ICloudAuthMethod    *method,
-                                       ICloudSession       *session,
+                                       ICloudAuthContext       *context,
                                        GCancellable        *cancellable,
                                        GAsyncReadyCallback  callback,
                                        gpointer             user_data)
@@ -371,9 +407,9 @@ icloud_hsa2_method_list_targets_async (ICloudAuthMethod    *method,
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, icloud_hsa2_method_list_targets_async);
-  g_task_set_task_data (task, g_object_ref (session), g_object_unref);
+  g_task_set_task_data (task, g_object_ref (context), g_object_unref);
 
-  if (return_if_security_keys (task, session))
+  if (return_if_security_keys (task, context))
     return;
 
   if (self->phones != NULL)
@@ -383,7 +419,7 @@ icloud_hsa2_method_list_targets_async (ICloudAuthMethod    *method,
     }
 
   /* Another process read the options: read them again. */
-  fetch_options_async (self, session, cancellable, list_targets_cb, g_steal_pointer (&task));
+  fetch_options_async (self, context, cancellable, list_targets_cb, g_steal_pointer (&task));
 }
 
 static GListModel *
@@ -400,7 +436,7 @@ icloud_hsa2_method_list_targets_finish (ICloudAuthMethod  *method,
 /* request_code: a push to the trusted devices (step 7) or an SMS (step 10) */
 
 typedef struct {
-  ICloudSession *session;
+  ICloudAuthContext *context;
   char          *phone_id;    /* NULL: pushed to the trusted devices */
   char          *phone_mode;
 } RequestData;
@@ -408,7 +444,7 @@ typedef struct {
 static void
 request_data_free (RequestData *data)
 {
-  g_clear_object (&data->session);
+  g_clear_object (&data->context);
   g_free (data->phone_id);
   g_free (data->phone_mode);
   g_free (data);
@@ -424,7 +460,7 @@ request_code_cb (GObject      *source,
   g_autoptr(ICloudResponse) response = NULL;
   GError *error = NULL;
 
-  response = icloud_session_send_request_finish (data->session, result, &error);
+  response = icloud_auth_context_send_request_finish (data->context, result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -441,8 +477,8 @@ request_code_cb (GObject      *source,
     }
 
   /* Remembered for validate_code, in this process or another one. */
-  icloud_session_store_data (data->session, DATA_PHONE_ID, data->phone_id);
-  icloud_session_store_data (data->session, DATA_PHONE_MODE, data->phone_mode);
+  icloud_auth_context_store (data->context, DATA_PHONE_ID, data->phone_id);
+  icloud_auth_context_store (data->context, DATA_PHONE_MODE, data->phone_mode);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -465,7 +501,7 @@ add_phone_number (JsonBuilder *builder,
 
 static void
 icloud_hsa2_method_request_code_async (ICloudAuthMethod    *method,
-                                       ICloudSession       *session,
+                                       ICloudAuthContext       *context,
                                        GObject             *target,
                                        GCancellable        *cancellable,
                                        GAsyncReadyCallback  callback,
@@ -480,17 +516,17 @@ icloud_hsa2_method_request_code_async (ICloudAuthMethod    *method,
 
   g_task_set_source_tag (task, icloud_hsa2_method_request_code_async);
 
-  if (return_if_security_keys (task, session))
+  if (return_if_security_keys (task, context))
     return;
 
   data = g_new0 (RequestData, 1);
-  data->session = g_object_ref (session);
+  data->context = g_object_ref (context);
   g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
 
   if (target == NULL)
     {
       /* Apple pushes a code only when asked (what-users-hit §1). */
-      icloud_session_send_request_async (session, "GET", ICLOUD_ROOT_AUTH, "/verify/trusteddevice",
+      icloud_auth_context_send_request_async (context, "GET", ICLOUD_ROOT_AUTH, "/verify/trusteddevice",
                                          NULL, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
                                          request_code_cb, g_steal_pointer (&task));
       return;
@@ -518,7 +554,7 @@ icloud_hsa2_method_request_code_async (ICloudAuthMethod    *method,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
-  icloud_session_send_request_async (session, "PUT", ICLOUD_ROOT_AUTH, "/verify/phone",
+  icloud_auth_context_send_request_async (context, "PUT", ICLOUD_ROOT_AUTH, "/verify/phone",
                                      body, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
                                      request_code_cb, g_steal_pointer (&task));
 }
@@ -540,12 +576,12 @@ validate_code_cb (GObject      *source,
                   gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  ICloudSession *session = g_task_get_task_data (task);
+  ICloudAuthContext *context = g_task_get_task_data (task);
   g_autoptr(ICloudResponse) response = NULL;
   GError *error = NULL;
   guint status;
 
-  response = icloud_session_send_request_finish (session, result, &error);
+  response = icloud_auth_context_send_request_finish (context, result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -556,10 +592,10 @@ validate_code_cb (GObject      *source,
   if (icloud_response_is_success (response))
     {
       /* The challenge is over. */
-      icloud_session_store_data (session, DATA_PHONE_ID, NULL);
-      icloud_session_store_data (session, DATA_PHONE_MODE, NULL);
-      icloud_session_store_data (session, DATA_SECURITY_KEYS, NULL);
-      g_task_return_boolean (task, TRUE);
+      icloud_auth_context_store (context, DATA_PHONE_ID, NULL);
+      icloud_auth_context_store (context, DATA_PHONE_MODE, NULL);
+      icloud_auth_context_store (context, DATA_SECURITY_KEYS, NULL);
+      icloud_token_task_return (task, icloud_response_get_header (response, ICLOUD_SESSION_TOKEN_HEADER));
       return;
     }
 
@@ -582,7 +618,7 @@ validate_code_cb (GObject      *source,
 
 static void
 icloud_hsa2_method_validate_code_async (ICloudAuthMethod    *method,
-                                        ICloudSession       *session,
+                                        ICloudAuthContext       *context,
                                         GObject             *target,
                                         const char          *code,
                                         GCancellable        *cancellable,
@@ -596,9 +632,9 @@ icloud_hsa2_method_validate_code_async (ICloudAuthMethod    *method,
   const char *mode = NULL;
 
   g_task_set_source_tag (task, icloud_hsa2_method_validate_code_async);
-  g_task_set_task_data (task, g_object_ref (session), g_object_unref);
+  g_task_set_task_data (task, g_object_ref (context), g_object_unref);
 
-  if (return_if_security_keys (task, session))
+  if (return_if_security_keys (task, context))
     return;
 
   if (code == NULL || *code == '\0')
@@ -622,8 +658,8 @@ icloud_hsa2_method_validate_code_async (ICloudAuthMethod    *method,
   else
     {
       /* Where the last code was asked for, maybe by another process. */
-      phone_id = icloud_session_lookup_data (session, DATA_PHONE_ID);
-      mode = icloud_session_lookup_data (session, DATA_PHONE_MODE);
+      phone_id = icloud_auth_context_lookup (context, DATA_PHONE_ID);
+      mode = icloud_auth_context_lookup (context, DATA_PHONE_MODE);
     }
   if (mode == NULL || *mode == '\0')
     mode = "sms";
@@ -645,7 +681,7 @@ icloud_hsa2_method_validate_code_async (ICloudAuthMethod    *method,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
-  icloud_session_send_request_async (session, "POST", ICLOUD_ROOT_AUTH,
+  icloud_auth_context_send_request_async (context, "POST", ICLOUD_ROOT_AUTH,
                                      phone_id != NULL ? "/verify/phone/securitycode"
                                                       : "/verify/trusteddevice/securitycode",
                                      body, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
@@ -655,9 +691,10 @@ icloud_hsa2_method_validate_code_async (ICloudAuthMethod    *method,
 static gboolean
 icloud_hsa2_method_validate_code_finish (ICloudAuthMethod  *method,
                                          GAsyncResult      *result,
+                                         char             **session_token,
                                          GError           **error)
 {
-  return boolean_finish (method, result, icloud_hsa2_method_validate_code_async, error);
+  return token_finish (method, result, icloud_hsa2_method_validate_code_async, session_token, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -669,11 +706,11 @@ trust_cb (GObject      *source,
           gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  ICloudSession *session = g_task_get_task_data (task);
+  ICloudAuthContext *context = g_task_get_task_data (task);
   g_autoptr(ICloudResponse) response = NULL;
   GError *error = NULL;
 
-  response = icloud_session_send_request_finish (session, result, &error);
+  response = icloud_auth_context_send_request_finish (context, result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -695,12 +732,12 @@ trust_cb (GObject      *source,
                                icloud_response_get_status (response));
       return;
     }
-  g_task_return_boolean (task, TRUE);
+  icloud_token_task_return (task, icloud_response_get_header (response, ICLOUD_SESSION_TOKEN_HEADER));
 }
 
 static void
 icloud_hsa2_method_trust_async (ICloudAuthMethod    *method,
-                                ICloudSession       *session,
+                                ICloudAuthContext       *context,
                                 GCancellable        *cancellable,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
@@ -708,9 +745,9 @@ icloud_hsa2_method_trust_async (ICloudAuthMethod    *method,
   g_autoptr(GTask) task = g_task_new (method, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, icloud_hsa2_method_trust_async);
-  g_task_set_task_data (task, g_object_ref (session), g_object_unref);
+  g_task_set_task_data (task, g_object_ref (context), g_object_unref);
 
-  icloud_session_send_request_async (session, "GET", ICLOUD_ROOT_AUTH, "/2sv/trust",
+  icloud_auth_context_send_request_async (context, "GET", ICLOUD_ROOT_AUTH, "/2sv/trust",
                                      NULL, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
                                      trust_cb, g_steal_pointer (&task));
 }
@@ -718,9 +755,10 @@ icloud_hsa2_method_trust_async (ICloudAuthMethod    *method,
 static gboolean
 icloud_hsa2_method_trust_finish (ICloudAuthMethod  *method,
                                  GAsyncResult      *result,
+                                 char             **session_token,
                                  GError           **error)
 {
-  return boolean_finish (method, result, icloud_hsa2_method_trust_async, error);
+  return token_finish (method, result, icloud_hsa2_method_trust_async, session_token, error);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -23,6 +23,7 @@
 #include "icloud-crypto-private.h"
 #include "icloud-srp-private.h"
 #include "icloud-text-private.h"
+#include "icloud-token-private.h"
 
 /* The PBKDF2 iteration counts a server may ask for. */
 #define ICLOUD_SRP_MIN_ITERATIONS 1000
@@ -39,7 +40,7 @@ struct _ICloudSrpMethod
 G_DEFINE_DYNAMIC_TYPE (ICloudSrpMethod, icloud_srp_method, ICLOUD_TYPE_AUTH_METHOD)
 
 typedef struct {
-  ICloudSession    *session;
+  ICloudAuthContext *context;
   char             *apple_id;
   char             *password;     /* a copy, wiped */
   ICloudSrpClient  *client;
@@ -58,7 +59,7 @@ typedef struct {
 static void
 sign_in_free (SignIn *data)
 {
-  g_clear_object (&data->session);
+  g_clear_object (&data->context);
   g_free (data->apple_id);
   g_clear_pointer (&data->password, icloud_crypto_free_secret);
   g_clear_pointer (&data->client, icloud_srp_client_free);
@@ -216,7 +217,7 @@ repair_cb (GObject      *source,
   g_autoptr(ICloudResponse) response = NULL;
   GError *error = NULL;
 
-  response = icloud_session_send_request_finish (ICLOUD_SESSION (source), result, &error);
+  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -224,7 +225,7 @@ repair_cb (GObject      *source,
     }
 
   if (icloud_response_is_success (response) &&
-      icloud_response_get_header (response, "X-Apple-Session-Token") == NULL)
+      icloud_response_get_header (response, ICLOUD_SESSION_TOKEN_HEADER) == NULL)
     {
       g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
                                "Apple finished the account repair but sent no session token");
@@ -238,7 +239,7 @@ repair_cb (GObject      *source,
       return;
     }
 
-  g_task_return_boolean (task, TRUE);
+  icloud_token_task_return (task, icloud_response_get_header (response, ICLOUD_SESSION_TOKEN_HEADER));
 }
 
 static void
@@ -254,7 +255,7 @@ complete_cb (GObject      *source,
   GError *error = NULL;
   guint status;
 
-  response = icloud_session_send_request_finish (data->session, result, &error);
+  response = icloud_auth_context_send_request_finish (data->context, result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -270,12 +271,14 @@ complete_cb (GObject      *source,
     {
       /* Whatever the body, the proof is only worth the session token Apple
        * sends back with it. */
-      if (icloud_response_get_header (response, "X-Apple-Session-Token") == NULL)
+      const char *token = icloud_response_get_header (response, ICLOUD_SESSION_TOKEN_HEADER);
+
+      if (token == NULL)
         g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
                                  "Apple accepted the password proof but sent no session token (HTTP %u)",
                                  status);
       else
-        g_task_return_boolean (task, TRUE);
+        icloud_token_task_return (task, token);
       return;
     }
 
@@ -285,7 +288,7 @@ complete_cb (GObject      *source,
        * Apple allows it (protocol §1.2 step 3c). */
       g_autoptr(JsonNode) body = json_from_string ("{}", NULL);
 
-      icloud_session_send_request_async (data->session, "POST", ICLOUD_ROOT_AUTH,
+      icloud_auth_context_send_request_async (data->context, "POST", ICLOUD_ROOT_AUTH,
                                          "/repair/complete", body,
                                          ICLOUD_REQUEST_AUTH_HEADERS,
                                          cancellable,
@@ -363,14 +366,14 @@ prove_cb (GObject      *source,
   json_builder_add_boolean_value (builder, TRUE);
   json_builder_set_member_name (builder, "trustTokens");
   json_builder_begin_array (builder);
-  trust = icloud_session_lookup_data (data->session, ICLOUD_DATA_TRUST_TOKEN);
+  trust = icloud_auth_context_get_trust_token (data->context);
   if (trust != NULL)
     json_builder_add_string_value (builder, trust);
   json_builder_end_array (builder);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
-  icloud_session_send_request_async (data->session, "POST", ICLOUD_ROOT_AUTH,
+  icloud_auth_context_send_request_async (data->context, "POST", ICLOUD_ROOT_AUTH,
                                      "/signin/complete?isRememberMeEnabled=true", body,
                                      ICLOUD_REQUEST_AUTH_HEADERS,
                                      cancellable,
@@ -409,7 +412,7 @@ init_cb (GObject      *source,
   const char *protocol;
   gint64 iterations;
 
-  response = icloud_session_send_request_finish (data->session, result, &error);
+  response = icloud_auth_context_send_request_finish (data->context, result, &error);
   if (response == NULL)
     {
       g_task_return_error (task, error);
@@ -515,7 +518,7 @@ client_ready_cb (GObject      *source,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
-  icloud_session_send_request_async (data->session, "POST", ICLOUD_ROOT_AUTH,
+  icloud_auth_context_send_request_async (data->context, "POST", ICLOUD_ROOT_AUTH,
                                      "/signin/init", body,
                                      ICLOUD_REQUEST_AUTH_HEADERS | ICLOUD_REQUEST_IDEMPOTENT,
                                      cancellable,
@@ -524,28 +527,22 @@ client_ready_cb (GObject      *source,
 
 static void
 icloud_srp_method_sign_in_async (ICloudAuthMethod    *method,
-                                 ICloudSession       *session,
+                                 ICloudAuthContext   *context,
+                                 const char          *password,
                                  GCancellable        *cancellable,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data)
 {
   g_autoptr(GTask) task = g_task_new (method, cancellable, callback, user_data);
   g_autoptr(GTask) make = NULL;
-  const char *password = icloud_session_get_password (session);
   SignIn *data;
 
   g_task_set_source_tag (task, icloud_srp_method_sign_in_async);
 
-  if (password == NULL)
-    {
-      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED,
-                               "A password is needed to sign in");
-      return;
-    }
-
   data = g_new0 (SignIn, 1);
-  data->session = g_object_ref (session);
-  data->apple_id = g_strdup (icloud_session_get_apple_id (session));
+  data->context = g_object_ref (context);
+  data->apple_id = g_strdup (icloud_auth_context_get_apple_id (context));
+  /* A copy for the worker, wiped once the key is derived. */
   data->password = g_strdup (password);
   g_task_set_task_data (task, data, (GDestroyNotify) sign_in_free);
 
@@ -558,11 +555,12 @@ icloud_srp_method_sign_in_async (ICloudAuthMethod    *method,
 static gboolean
 icloud_srp_method_sign_in_finish (ICloudAuthMethod  *method,
                                   GAsyncResult      *result,
+                                  char             **session_token,
                                   GError           **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_srp_method_sign_in_async, FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return icloud_token_task_finish (G_TASK (result), session_token, error);
 }
 
 static void

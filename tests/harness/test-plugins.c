@@ -29,13 +29,14 @@ test_test_module_used (void)
   endpoint = icloud_endpoint_new_for_base_uri (icloud_mock_server_get_base_uri (server), &error);
   g_assert_no_error (error);
 
-  /* The test module (tests/plugins) provides "test-legacy-password". */
+  /* The test module (tests/plugins, built from examples/plugin/) provides
+   * "example-legacy-password". */
   session = g_initable_new (ICLOUD_TYPE_SESSION, NULL, &error,
                             "apple-id", "legacy@example.com",
                             "password", "open sesame",
                             "endpoint", endpoint,
                             "cookie-directory", dir,
-                            "sign-in-method", "test-legacy-password",
+                            "sign-in-method", "example-legacy-password",
                             NULL);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);

@@ -22,7 +22,7 @@ class LegacyMethod(ICloud.AuthMethod):
     __gtype_name__ = 'PyLegacyMethod'
     calls = 0
 
-    def do_sign_in_async(self, session, cancellable, callback, *user_data):
+    def do_sign_in_async(self, context, password, cancellable, callback, *user_data):
         LegacyMethod.calls += 1
         # callback is the C callback (a gi.CCallback that already holds its
         # user_data): it takes (source_object, result).
@@ -33,9 +33,9 @@ class LegacyMethod(ICloud.AuthMethod):
         builder = Json.Builder()
         builder.begin_object()
         builder.set_member_name('accountName')
-        builder.add_string_value(session.get_apple_id())
+        builder.add_string_value(context.get_apple_id())
         builder.set_member_name('password')
-        builder.add_string_value(session.get_password())
+        builder.add_string_value(password)
         builder.set_member_name('rememberMe')
         builder.add_boolean_value(True)
         builder.set_member_name('trustTokens')
@@ -52,18 +52,23 @@ class LegacyMethod(ICloud.AuthMethod):
                         ICloud.Error.FAILED_LOGIN))
                     return
                 response.check()
+                # The session token is the method's result (kept until
+                # do_sign_in_finish hands it over: one sign-in at a time).
+                self._token = response.get_header('X-Apple-Session-Token')
                 task.return_boolean(True)
             except GLib.Error as error:
                 task.return_error(error)
 
-        session.send_request_async('POST', ICloud.Root.AUTH,
+        context.send_request_async('POST', ICloud.Root.AUTH,
                                    '/signin?isRememberMeEnabled=true',
                                    builder.get_root(),
                                    ICloud.RequestFlags.AUTH_HEADERS,
                                    cancellable, sent, None)
 
     def do_sign_in_finish(self, result):
-        return result.propagate_boolean()
+        ok = result.propagate_boolean()
+        token, self._token = getattr(self, '_token', None), None
+        return ok, token
 
 
 class JsonBodyMethod(LegacyMethod):
@@ -71,25 +76,27 @@ class JsonBodyMethod(LegacyMethod):
 
     __gtype_name__ = 'PyJsonBodyMethod'
 
-    def do_sign_in_async(self, session, cancellable, callback, *user_data):
+    def do_sign_in_async(self, context, password, cancellable, callback, *user_data):
         task = Gio.Task.new(self, cancellable,
                             lambda source, result, *unused: callback(source, result),
                             None)
         body = Json.from_string(json.dumps({
-            'accountName': session.get_apple_id(),
-            'password': session.get_password(),
+            'accountName': context.get_apple_id(),
+            'password': password,
             'rememberMe': True,
             'trustTokens': [],
         }))
 
         def sent(source, result, *unused):
             try:
-                source.send_request_finish(result).check()
+                response = source.send_request_finish(result)
+                response.check()
+                self._token = response.get_header('X-Apple-Session-Token')
                 task.return_boolean(True)
             except GLib.Error as error:
                 task.return_error(error)
 
-        session.send_request_async('POST', ICloud.Root.AUTH,
+        context.send_request_async('POST', ICloud.Root.AUTH,
                                    '/signin?isRememberMeEnabled=true', body,
                                    ICloud.RequestFlags.AUTH_HEADERS,
                                    cancellable, sent, None)
@@ -153,13 +160,13 @@ class PythonAuthMethodTest(ServerTestCase):
         self.assertNotEqual(session.get_state(), ICloud.AuthState.AUTHENTICATED)
 
     def test_vfunc_through_invoker(self):
-        # The invoker reaches the Python override; outside an operation of
-        # the session, the request is refused and the error comes back
-        # through the Python GTask.
+        # The invoker reaches the Python override; a context an application
+        # makes itself belongs to no session: the request is refused and
+        # the error comes back through the Python GTask.
         method = LegacyMethod()
-        session = self.new_session(self.APPLE_ID)
+        context = ICloud.AuthContext()
         before = LegacyMethod.calls
-        result = wait_for(lambda cb: method.sign_in_async(session, None, cb, None))
+        result = wait_for(lambda cb: method.sign_in_async(context, PASSWORD, None, cb, None))
         self.assertEqual(LegacyMethod.calls, before + 1)
         with self.assertRaises(GLib.Error) as caught:
             method.sign_in_finish(result)
@@ -169,8 +176,7 @@ class PythonAuthMethodTest(ServerTestCase):
     def test_unimplemented_vfunc(self):
         # Not overridden: the base class says NOT_SUPPORTED.
         method = LegacyMethod()
-        session = self.new_session(self.APPLE_ID)
-        result = wait_for(lambda cb: method.trust_async(session, None, cb, None))
+        result = wait_for(lambda cb: method.trust_async(ICloud.AuthContext(), None, cb, None))
         with self.assertRaises(GLib.Error) as caught:
             method.trust_finish(result)
         self.assertTrue(caught.exception.matches(Gio.io_error_quark(),

@@ -8,9 +8,11 @@
 import os
 import stat
 import unittest
+from xml.etree import ElementTree
 
 from icloudtest import (PASSWORD, ServerTestCase, is_missing_plugin, wait_for,
                         GLib, Gio, ICloud)
+from gi.repository import GObject  # noqa: E402
 
 
 class SignInTest(ServerTestCase):
@@ -272,6 +274,51 @@ class SecondFactorTest(ServerTestCase):
 
         self.assertTrue(session.validate_verification_code(device, code, None))
         self.assertEqual(session.get_state(), ICloud.AuthState.AUTHENTICATED)
+
+
+PLUGIN_ONLY = ('get_password', 'set_auth_state', 'store_data', 'lookup_data',
+               'send_request_async', 'send_request_finish', 'account_login_async',
+               'account_login_finish')
+
+
+class ApplicationApiTest(unittest.TestCase):
+    """The application's ICloud.Session has none of the plugin API (issue
+    11): plugins get an ICloud.AuthContext instead."""
+
+    def test_session_has_no_plugin_method(self):
+        session = ICloud.Session(apple_id='x@example.com')
+        for name in PLUGIN_ONLY:
+            self.assertFalse(hasattr(ICloud.Session, name), name)
+            self.assertFalse(hasattr(session, name), name)
+        # They live on the context (the two that are the plugin API).
+        self.assertTrue(hasattr(ICloud.AuthContext, 'send_request_async'))
+        self.assertTrue(hasattr(ICloud.AuthContext, 'lookup'))
+
+    def test_password_is_write_only(self):
+        session = ICloud.Session(apple_id='x@example.com', password='x')
+        pspec = ICloud.Session.find_property('password')
+        self.assertIsNotNone(pspec)
+        self.assertFalse(pspec.flags & GObject.ParamFlags.READABLE)
+        with self.assertRaises(TypeError):
+            session.get_property('password')
+        with self.assertRaises(TypeError):
+            session.props.password
+
+    def test_gir_session_has_no_plugin_method(self):
+        girs = [os.path.join(d, 'ICloud-1.gir')
+                for d in os.environ.get('GI_TYPELIB_PATH', '').split(os.pathsep) if d]
+        girs = [g for g in girs if os.path.exists(g)]
+        self.assertTrue(girs, 'no ICloud-1.gir next to the typelib on GI_TYPELIB_PATH')
+        ns = {'gi': 'http://www.gtk.org/introspection/core/1.0'}
+        root = ElementTree.parse(girs[0]).getroot()
+        session = root.find(".//gi:class[@name='Session']", ns)
+        self.assertIsNotNone(session)
+        methods = {m.get('name') for m in session.findall('gi:method', ns)}
+        self.assertIn('authenticate_async', methods)     # the reader works
+        for name in PLUGIN_ONLY:
+            self.assertNotIn(name, methods)
+        prop = session.find("gi:property[@name='password']", ns)
+        self.assertEqual(prop.get('readable'), '0')
 
 
 if __name__ == '__main__':

@@ -30,15 +30,18 @@ const string ACCOUNTS = """{"accounts": [
 class LegacyMethod : ICloud.AuthMethod {
   public static int calls = 0;
 
-  public override async bool sign_in_async (ICloud.Session session,
-                                            GLib.Cancellable? cancellable) throws GLib.Error {
+  public override async bool sign_in_async (ICloud.AuthContext context,
+                                            string password,
+                                            GLib.Cancellable? cancellable,
+                                            out string? session_token) throws GLib.Error {
     calls++;
+    session_token = null;
     var builder = new Json.Builder ();
     builder.begin_object ();
     builder.set_member_name ("accountName");
-    builder.add_string_value (session.get_apple_id ());
+    builder.add_string_value (context.get_apple_id ());
     builder.set_member_name ("password");
-    builder.add_string_value (session.get_password ());
+    builder.add_string_value (password);
     builder.set_member_name ("rememberMe");
     builder.add_boolean_value (true);
     builder.set_member_name ("trustTokens");
@@ -46,14 +49,17 @@ class LegacyMethod : ICloud.AuthMethod {
     builder.end_array ();
     builder.end_object ();
 
-    var response = yield session.send_request_async ("POST", ICloud.Root.AUTH,
+    var response = yield context.send_request_async ("POST", ICloud.Root.AUTH,
                                                      "/signin?isRememberMeEnabled=true",
                                                      builder.get_root (),
                                                      ICloud.RequestFlags.AUTH_HEADERS,
                                                      cancellable);
     if (response.get_status () == 401)
       throw new ICloud.Error.FAILED_LOGIN ("The legacy sign-in was refused");
-    return response.check ();
+    response.check ();
+    /* The session token is the method's result. */
+    session_token = response.get_header ("X-Apple-Session-Token");
+    return true;
   }
 }
 
