@@ -54,4 +54,19 @@ icloud_token_task_finish (GTask    *task,
   return TRUE;
 }
 
+/* The `_finish` of a method that returns a session token (sign_in,
+ * validate_code, trust): the task's source
+ * tag checked, the session token handed over. */
+static inline gboolean
+icloud_token_method_finish (gpointer   method,
+                            GAsyncResult *result,
+                            gpointer   source_tag,
+                            char     **session_token,
+                            GError   **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+  return icloud_token_task_finish (G_TASK (result), session_token, error);
+}
+
 G_END_DECLS

@@ -66,19 +66,6 @@ boolean_finish (ICloudAuthMethod  *method,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* validate_code and trust: their answers carry Apple's new session token. */
-static gboolean
-token_finish (ICloudAuthMethod  *method,
-              GAsyncResult      *result,
-              gpointer           source_tag,
-              char             **session_token,
-              GError           **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
-  return icloud_token_task_finish (G_TASK (result), session_token, error);
-}
-
 /* ------------------------------------------------------------------------ */
 /* list_targets: the trusted devices (step 14) */
 
@@ -314,7 +301,7 @@ icloud_hsa_method_validate_code_finish (ICloudAuthMethod  *method,
                                         char             **session_token,
                                         GError           **error)
 {
-  return token_finish (method, result, icloud_hsa_method_validate_code_async, session_token, error);
+  return icloud_token_method_finish (method, result, icloud_hsa_method_validate_code_async, session_token, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -366,7 +353,7 @@ icloud_hsa_method_trust_finish (ICloudAuthMethod  *method,
                                 char             **session_token,
                                 GError           **error)
 {
-  return token_finish (method, result, icloud_hsa_method_trust_async, session_token, error);
+  return icloud_token_method_finish (method, result, icloud_hsa_method_trust_async, session_token, error);
 }
 
 /* ------------------------------------------------------------------------ */

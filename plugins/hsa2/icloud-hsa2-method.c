@@ -324,19 +324,6 @@ boolean_finish (ICloudAuthMethod  *method,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* validate_code and trust: their answers carry Apple's new session token. */
-static gboolean
-token_finish (ICloudAuthMethod  *method,
-              GAsyncResult      *result,
-              gpointer           source_tag,
-              char             **session_token,
-              GError           **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
-  return icloud_token_task_finish (G_TASK (result), session_token, error);
-}
-
 static ICloudAuthState
 icloud_hsa2_method_begin_finish (ICloudAuthMethod  *method,
                                  GAsyncResult      *result,
@@ -694,7 +681,7 @@ icloud_hsa2_method_validate_code_finish (ICloudAuthMethod  *method,
                                          char             **session_token,
                                          GError           **error)
 {
-  return token_finish (method, result, icloud_hsa2_method_validate_code_async, session_token, error);
+  return icloud_token_method_finish (method, result, icloud_hsa2_method_validate_code_async, session_token, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -758,7 +745,7 @@ icloud_hsa2_method_trust_finish (ICloudAuthMethod  *method,
                                  char             **session_token,
                                  GError           **error)
 {
-  return token_finish (method, result, icloud_hsa2_method_trust_async, session_token, error);
+  return icloud_token_method_finish (method, result, icloud_hsa2_method_trust_async, session_token, error);
 }
 
 /* ------------------------------------------------------------------------ */

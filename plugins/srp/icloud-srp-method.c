@@ -558,9 +558,8 @@ icloud_srp_method_sign_in_finish (ICloudAuthMethod  *method,
                                   char             **session_token,
                                   GError           **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, method), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_srp_method_sign_in_async, FALSE);
-  return icloud_token_task_finish (G_TASK (result), session_token, error);
+  return icloud_token_method_finish (method, result, icloud_srp_method_sign_in_async,
+                                     session_token, error);
 }
 
 static void

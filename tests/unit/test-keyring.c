@@ -24,6 +24,7 @@
 
 #include "icloud-glib/icloud-error.h"
 #include "icloud-store-private.h"
+#include "test-store-async.h"
 
 #define SECRET_TOKEN   "kEyRiNg-sEsSiOn-ToKeN-0123456789"
 #define SECRET_TRUST   "kEyRiNg-TrUsT-ToKeN-9876543210"
@@ -627,44 +628,7 @@ test_no_secret_in_files (void)
 /* ------------------------------------------------------------------ */
 /* The asynchronous operations                                          */
 
-typedef void     (*StartFunc)  (ICloudStore         *store,
-                                GCancellable        *cancellable,
-                                GAsyncReadyCallback  callback,
-                                gpointer             user_data);
-typedef gboolean (*FinishFunc) (ICloudStore   *store,
-                                GAsyncResult  *result,
-                                GError       **error);
-
-static void
-got_result (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-/* One operation, the default main context run until it ends. */
-static gboolean
-run_async (ICloudStore   *store,
-           StartFunc      start,
-           FinishFunc     finish,
-           GCancellable  *cancellable,
-           GError       **error)
-{
-  GAsyncResult *result = NULL;
-  gboolean ok;
-
-  start (store, cancellable, got_result, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  ok = finish (store, result, error);
-  g_object_unref (result);
-  return ok;
-}
-
-#define RUN_ASYNC(store, op, cancellable, error) \
-  run_async ((store), icloud_store_##op##_async, icloud_store_##op##_finish, \
-             (cancellable), (error))
+/* run_async () and RUN_ASYNC (): tests/unit/test-store-async.h */
 
 /* The keyring through libsecret's asynchronous calls, the directory and
  * the lock in a worker: with the main-thread I/O check on, on the thread

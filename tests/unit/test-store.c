@@ -21,6 +21,7 @@
 
 #include "icloud-glib/icloud-error.h"
 #include "icloud-store-private.h"
+#include "test-store-async.h"
 
 #define APPLE_ID  "jdoe@gmail.com"
 /* icloud_store_account_name (APPLE_ID): the readable stem, '-', the first
@@ -1214,46 +1215,7 @@ test_lock (void)
 /* ------------------------------------------------------------------ */
 /* The asynchronous operations                                          */
 
-typedef void     (*StartFunc)  (ICloudStore         *store,
-                                GCancellable        *cancellable,
-                                GAsyncReadyCallback  callback,
-                                gpointer             user_data);
-typedef gboolean (*FinishFunc) (ICloudStore   *store,
-                                GAsyncResult  *result,
-                                GError       **error);
-
-static void
-got_result (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-/* Starts one operation and runs the default main context until it ends.
- * The callback must not have run before the loop does. */
-static gboolean
-run_async (ICloudStore   *store,
-           StartFunc      start,
-           FinishFunc     finish,
-           GCancellable  *cancellable,
-           GError       **error)
-{
-  GAsyncResult *result = NULL;
-  gboolean ok;
-
-  start (store, cancellable, got_result, &result);
-  g_assert_null (result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  ok = finish (store, result, error);
-  g_object_unref (result);
-  return ok;
-}
-
-#define RUN_ASYNC(store, op, cancellable, error) \
-  run_async ((store), icloud_store_##op##_async, icloud_store_##op##_finish, \
-             (cancellable), (error))
+/* run_async () and RUN_ASYNC (): tests/unit/test-store-async.h */
 
 /* Files in @dir other than the session file and the lock. */
 static guint
