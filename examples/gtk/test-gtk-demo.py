@@ -235,7 +235,14 @@ def main():
                 assert result['state'] == 'authenticated', result
                 assert not result['restored'], result
                 assert result['load_failed'] == 0, result
-                assert result['frames']['frame_clock']['intervals'] >= 2, 'no frames recorded'
+                # The recorder works: the spinner alone, before the sign-in,
+                # turned for a second. A one-account sign-in can be over in
+                # one or two frames (0.02 s here), so only the twenty-account
+                # one must span frames of its own.
+                base_frames = result.get('baseline_frames', {}).get('frame_clock', {})
+                assert base_frames.get('intervals', 0) >= 2, 'no frames recorded'
+                if load > 0:
+                    assert result['frames']['frame_clock']['intervals'] >= 2, 'no frames recorded'
                 attempts.append(result)
                 print(f'# {name} attempt {attempt}: {describe(result)}')
                 base = result.get('baseline_frames', {}).get('frame_clock', {})
