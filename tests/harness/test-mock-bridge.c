@@ -20,6 +20,7 @@
 #include "icloud-bridge-crypto-private.h"
 #include "icloud-bridge-wire-private.h"
 #include "icloud-bridge-push-private.h"
+#include "test-idmsa-client.h"
 
 #define AUTH        "/appleauth/auth"
 #define ORIGIN      "https://idmsa.apple.com"
@@ -38,175 +39,9 @@ static const char extra_accounts[] =
   "]}";
 
 /* ------------------------------------------------------------------------ */
-/* a tiny IDMSA client */
-
-typedef struct {
-  SoupSession *session;
-  char        *base;        /* http://127.0.0.1:PORT, or https://idmsa.apple.com */
-  char        *push_base;   /* ws://127.0.0.1:PORT, or wss://websocket.push.apple.com */
-  char        *scnt;
-  char        *session_id;
-  char        *session_token;
-} Client;
-
-typedef struct {
-  guint               status;
-  SoupMessageHeaders *headers;
-  GBytes             *body;
-} Reply;
-
-static void
-reply_clear (Reply *reply)
-{
-  g_clear_pointer (&reply->headers, soup_message_headers_unref);
-  g_clear_pointer (&reply->body, g_bytes_unref);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Reply, reply_clear)
-
-static void
-client_clear (Client *c)
-{
-  g_clear_object (&c->session);
-  g_clear_pointer (&c->base, g_free);
-  g_clear_pointer (&c->push_base, g_free);
-  g_clear_pointer (&c->scnt, g_free);
-  g_clear_pointer (&c->session_id, g_free);
-  g_clear_pointer (&c->session_token, g_free);
-}
-
-static void
-capture (char              **field,
-         SoupMessageHeaders *headers,
-         const char         *name)
-{
-  const char *value = soup_message_headers_get_one (headers, name);
-
-  if (value != NULL && *value != '\0')
-    {
-      g_free (*field);
-      *field = g_strdup (value);
-    }
-}
-
-/* One request with the IDMSA headers (and X-Apple-App-Id unless @app_id
- * is NULL); captures the session headers. */
-static guint
-request_full (Client     *c,
-              const char *method,
-              const char *path,
-              const char *body,
-              const char *accept,
-              const char *app_id,
-              Reply      *reply)
-{
-  g_autofree char *uri = g_strconcat (c->base, path, NULL);
-  g_autoptr(SoupMessage) msg = soup_message_new (method, uri);
-  g_autoptr(GError) error = NULL;
-  SoupMessageHeaders *req;
-
-  g_assert_nonnull (msg);
-  req = soup_message_get_request_headers (msg);
-  if (c->scnt)
-    soup_message_headers_replace (req, "scnt", c->scnt);
-  if (c->session_id)
-    soup_message_headers_replace (req, "X-Apple-ID-Session-Id", c->session_id);
-  if (app_id)
-    soup_message_headers_replace (req, "X-Apple-App-Id", app_id);
-  soup_message_headers_replace (req, "Accept", accept ? accept : "application/json");
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-
-  reply->body = soup_session_send_and_read (c->session, msg, NULL, &error);
-  g_assert_no_error (error);
-  reply->status = soup_message_get_status (msg);
-  reply->headers = soup_message_headers_ref (soup_message_get_response_headers (msg));
-  capture (&c->scnt, reply->headers, "scnt");
-  capture (&c->session_id, reply->headers, "X-Apple-ID-Session-Id");
-  capture (&c->session_token, reply->headers, "X-Apple-Session-Token");
-  return reply->status;
-}
-
-static guint
-post (Client     *c,
-      const char *path,
-      const char *body)
-{
-  g_auto(Reply) reply = { 0 };
-
-  return request_full (c, "POST", path, body, NULL, APP_ID, &reply);
-}
-
-static JsonNode *
-parse_json (const char *text,
-            gssize      len)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-
-  json_parser_load_from_data (parser, text, len, &error);
-  g_assert_no_error (error);
-  return json_node_ref (json_parser_get_root (parser));
-}
-
-static char *
-node_to_string (JsonNode *node)
-{
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-
-  json_generator_set_root (gen, node);
-  return json_generator_to_data (gen, NULL);
-}
-
-/* signin/init + signin/complete with real SRP: the status of complete. */
-static guint
-srp_signin (Client     *c,
-            const char *apple_id,
-            const char *password)
-{
-  g_autoptr(ICloudSrpClient) srp = icloud_srp_client_new ();
-  g_autoptr(GBytes) A = icloud_srp_client_get_A (srp);
-  g_autofree char *a64 = g_base64_encode (g_bytes_get_data (A, NULL), g_bytes_get_size (A));
-  g_autofree char *init_body = NULL;
-  g_autofree char *complete_body = NULL;
-  g_autofree char *m1 = NULL;
-  g_autofree char *m2 = NULL;
-  g_autofree guchar *salt = NULL;
-  g_autofree guchar *B = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) error = NULL;
-  g_auto(Reply) init = { 0 };
-  g_auto(Reply) complete = { 0 };
-  JsonObject *obj;
-  ICloudSrpProtocol protocol;
-  gsize salt_len, B_len;
-  guint8 p[32];
-
-  init_body = g_strdup_printf ("{\"a\":\"%s\",\"accountName\":\"%s\",\"protocols\":[\"s2k\",\"s2k_fo\"]}",
-                               a64, apple_id);
-  g_assert_cmpuint (request_full (c, "POST", AUTH "/signin/init", init_body, NULL, NULL, &init), ==, 200);
-  node = parse_json (g_bytes_get_data (init.body, NULL), g_bytes_get_size (init.body));
-  obj = json_node_get_object (node);
-  g_assert_true (icloud_srp_protocol_from_string (json_object_get_string_member (obj, "protocol"), &protocol));
-  salt = g_base64_decode (json_object_get_string_member (obj, "salt"), &salt_len);
-  B = g_base64_decode (json_object_get_string_member (obj, "b"), &B_len);
-  icloud_srp_derive_password (protocol, password, salt, salt_len,
-                              json_object_get_int_member (obj, "iteration"), p);
-  g_assert_true (icloud_srp_client_process (srp, apple_id, p, salt, salt_len, B, B_len, &error));
-  g_assert_no_error (error);
-  m1 = g_base64_encode (icloud_srp_client_get_M1 (srp), 32);
-  m2 = g_base64_encode (icloud_srp_client_get_M2 (srp), 32);
-  complete_body = g_strdup_printf ("{\"accountName\":\"%s\",\"c\":\"%s\",\"m1\":\"%s\",\"m2\":\"%s\","
-                                   "\"rememberMe\":true,\"trustTokens\":[]}",
-                                   apple_id, json_object_get_string_member (obj, "c"), m1, m2);
-  return request_full (c, "POST", AUTH "/signin/complete", complete_body, NULL, NULL, &complete);
-}
-
-/* ------------------------------------------------------------------------ */
 /* a tiny push client */
+
+typedef struct _Fixture Fixture;
 
 typedef struct {
   SoupWebsocketConnection *ws;
@@ -215,6 +50,22 @@ typedef struct {
   guint                    status;     /* of the handshake */
   char                    *token_hex;
 } Push;
+
+struct _Fixture {
+  ICloudMockServer *server;
+  Client            client;
+  char             *base;        /* http://127.0.0.1:PORT, or https://idmsa.apple.com */
+  char             *push_base;   /* ws://127.0.0.1:PORT, or wss://websocket.push.apple.com */
+  ICloudBridgeKey  *key;
+  Push              push;
+  /* the flow as the client sees it */
+  char             *s0;
+  char             *flow_id;
+  char             *idmsdata;
+  char             *akdata;       /* compact JSON text, as the push had it */
+  char             *next_step;
+  char             *device_code;
+};
 
 static void
 push_clear (Push *push)
@@ -277,7 +128,7 @@ wait_for_flag (gboolean *flag,
  * (the nonce is signed, unless @bad_signature). TRUE if upgraded; the
  * handshake's status in push->status either way. */
 static gboolean
-push_open (Client          *c,
+push_open (Fixture         *f,
            Push            *push,
            ICloudBridgeKey *key,
            guint64          timestamp_ms,
@@ -289,9 +140,7 @@ push_open (Client          *c,
   g_autoptr(SoupMessage) msg = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GString) hex = g_string_new (NULL);
-  gsize len;
-  const guint8 *data;
+  g_autofree char *wss = NULL;
 
   if (bad_signature)
     {
@@ -309,18 +158,17 @@ push_open (Client          *c,
   else
     message = icloud_bridge_connection_message_new (key, timestamp_ms, NULL);
 
-  data = g_bytes_get_data (message, &len);
-  for (gsize i = 0; i < len; i++)
-    g_string_append_printf (hex, "%02x", data[i]);
-  url = g_strconcat (c->push_base, "/v2/", hex->str, NULL);
+  /* wss://<host>/v2/<hex>, on the origin of this test's push service */
+  wss = icloud_bridge_websocket_url ("websocket.push.apple.com", message);
+  url = g_strconcat (f->push_base, strstr (wss, "/v2/"), NULL);
   msg = soup_message_new ("GET", url);
   g_assert_nonnull (msg);
 
-  soup_session_websocket_connect_async (c->session, msg, origin, NULL, G_PRIORITY_DEFAULT,
+  soup_session_websocket_connect_async (f->client.session, msg, origin, NULL, G_PRIORITY_DEFAULT,
                                         NULL, got_websocket, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
-  push->ws = soup_session_websocket_connect_finish (c->session, result, &error);
+  push->ws = soup_session_websocket_connect_finish (f->client.session, result, &error);
   push->status = soup_message_get_status (msg);
   if (push->ws == NULL)
     return FALSE;
@@ -399,19 +247,6 @@ push_subscribe (Push *push)
 /* ------------------------------------------------------------------------ */
 /* fixture */
 
-typedef struct {
-  ICloudMockServer *server;
-  Client            client;
-  ICloudBridgeKey  *key;
-  Push              push;
-  /* the flow as the client sees it */
-  char             *s0;
-  char             *flow_id;
-  char             *idmsdata;
-  char             *akdata;       /* compact JSON text, as the push had it */
-  char             *next_step;
-  char             *device_code;
-} Fixture;
 
 static void
 fixture_start (Fixture *f)
@@ -424,16 +259,17 @@ fixture_start (Fixture *f)
     {
       f->client.session = icloud_mock_server_create_soup_session (f->server, &error);
       g_assert_no_error (error);
-      f->client.base = g_strdup ("https://idmsa.apple.com");
-      f->client.push_base = g_strdup ("wss://websocket.push.apple.com");
+      soup_session_add_feature_by_type (f->client.session, SOUP_TYPE_COOKIE_JAR);
+      f->base = g_strdup ("https://idmsa.apple.com");
+      f->push_base = g_strdup ("wss://websocket.push.apple.com");
     }
   else
     {
-      f->client.session = soup_session_new ();
-      f->client.base = g_strdup (icloud_mock_server_get_base_uri (f->server));
-      f->client.push_base = g_strconcat ("ws://127.0.0.1:", strchr (f->client.base + 5, ':') + 1, NULL);
+      client_init (&f->client);
+      f->base = g_strdup (icloud_mock_server_get_base_uri (f->server));
+      f->push_base = g_strconcat ("ws://127.0.0.1:", strchr (f->base + 5, ':') + 1, NULL);
     }
-  soup_session_add_feature_by_type (f->client.session, SOUP_TYPE_COOKIE_JAR);
+  f->client.app_id = APP_ID;
 }
 
 static void
@@ -467,6 +303,8 @@ fixture_teardown (Fixture       *f,
 {
   push_clear (&f->push);
   client_clear (&f->client);
+  g_free (f->base);
+  g_free (f->push_base);
   g_clear_pointer (&f->key, icloud_bridge_key_free);
   g_free (f->s0);
   g_free (f->flow_id);
@@ -476,6 +314,44 @@ fixture_teardown (Fixture       *f,
   g_free (f->device_code);
   icloud_mock_server_stop (f->server);
   g_assert_finalize_object (f->server);
+}
+
+static guint
+request (Fixture    *f,
+         const char *method,
+         const char *path,
+         const char *body,
+         const char *accept,
+         Reply      *reply)
+{
+  return client_request (&f->client, f->base, method, path, body, accept, reply);
+}
+
+static guint
+post (Fixture    *f,
+      const char *path,
+      const char *body)
+{
+  g_auto(Reply) reply = { 0 };
+
+  return request (f, "POST", path, body, NULL, &reply);
+}
+
+static guint
+srp_signin (Fixture    *f,
+            const char *apple_id,
+            const char *password)
+{
+  return client_srp_signin (&f->client, f->base, apple_id, password, NULL);
+}
+
+static char *
+node_to_string (JsonNode *node)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+
+  json_generator_set_root (gen, node);
+  return json_generator_to_data (gen, NULL);
 }
 
 static guint64
@@ -500,8 +376,8 @@ push_stat (Fixture    *f,
   g_auto(Reply) reply = { 0 };
   g_autoptr(JsonNode) node = NULL;
 
-  g_assert_cmpuint (request_full (&f->client, "GET", "/_mock/push", NULL, NULL, NULL, &reply), ==, 200);
-  node = parse_json (g_bytes_get_data (reply.body, NULL), g_bytes_get_size (reply.body));
+  g_assert_cmpuint (request (f, "GET", "/_mock/push", NULL, NULL, &reply), ==, 200);
+  node = parse_json_text (g_bytes_get_data (reply.body, NULL), g_bytes_get_size (reply.body));
   return json_object_get_int_member (json_node_get_object (node), name);
 }
 
@@ -538,8 +414,8 @@ sign_in (Fixture    *f,
 {
   g_auto(Reply) boot = { 0 };
 
-  g_assert_cmpuint (srp_signin (&f->client, apple_id, password), ==, 409);
-  g_assert_cmpuint (request_full (&f->client, "GET", AUTH, NULL, "text/html", NULL, &boot), ==, 200);
+  g_assert_cmpuint (srp_signin (f, apple_id, password), ==, 409);
+  g_assert_cmpuint (request (f, "GET", AUTH, NULL, "text/html", &boot), ==, 200);
 }
 
 /* push_open + token + subscription, at the current time. */
@@ -548,7 +424,7 @@ open_push (Fixture *f)
 {
   guint64 server_time = 0;
 
-  g_assert_true (push_open (&f->client, &f->push, f->key, now_ms (), ORIGIN, FALSE));
+  g_assert_true (push_open (f, &f->push, f->key, now_ms (), ORIGIN, FALSE));
   g_assert_true (push_read_token (&f->push, &server_time));
   push_subscribe (&f->push);
 }
@@ -655,7 +531,7 @@ post_step (Fixture    *f,
   g_autofree char *body = step_body (f, data, step);
   g_autofree char *path = g_strdup_printf (AUTH "/bridge/step/%" G_GINT64_FORMAT, step);
 
-  return post (&f->client, path, body);
+  return post (f, path, body);
 }
 
 /* B0 with a new S0; 200 expected. */
@@ -668,7 +544,7 @@ post_step0 (Fixture *f)
   g_free (f->s0);
   f->s0 = g_strdup_printf ("%s-%" G_GINT64_FORMAT, uuid, g_get_real_time () / G_USEC_PER_SEC);
   body = g_strdup_printf ("{\"sessionUUID\":\"%s\",\"ptkn\":\"%s\"}", f->s0, f->push.token_hex);
-  g_assert_cmpuint (post (&f->client, AUTH "/bridge/step/0", body), ==, 200);
+  g_assert_cmpuint (post (f, AUTH "/bridge/step/0", body), ==, 200);
 }
 
 /* B0 → P1 (checked); the device code read the way tests read codes. */
@@ -761,7 +637,7 @@ post_validate (Fixture    *f,
 {
   g_autofree char *body = g_strdup_printf ("{\"sessionUUID\":\"%s\",\"code\":\"%s\"}", f->flow_id, code);
 
-  return post (&f->client, AUTH "/bridge/code/validate", body);
+  return post (f, AUTH "/bridge/code/validate", body);
 }
 
 static guint
@@ -769,7 +645,50 @@ get_trust (Fixture *f)
 {
   g_auto(Reply) reply = { 0 };
 
-  return request_full (&f->client, "GET", AUTH "/2sv/trust", NULL, NULL, NULL, &reply);
+  return request (f, "GET", AUTH "/2sv/trust", NULL, NULL, &reply);
+}
+
+/* bridge-prompt@example.com signed in to the 409, with a push connection. */
+static void
+open_prompt_session (Fixture *f)
+{
+  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
+  open_push (f);
+}
+
+/* The server closed the push connection, and none is left open. */
+static void
+assert_closed (Fixture *f)
+{
+  g_assert_true (wait_for_flag (&f->push.closed, WAIT_MS));
+  assert_no_push_connections (f);
+}
+
+/* Sign-in, push connection, B0 → P1, and a prover with the device code. */
+static ICloudBridgeProver *
+start_and_prove (Fixture    *f,
+                 const char *apple_id,
+                 const char *password)
+{
+  sign_in (f, apple_id, password);
+  open_push (f);
+  start_flow (f, apple_id);
+  return new_prover (f, f->device_code);
+}
+
+/* start_and_prove (), then B2 and B4 with the right code: the decrypted
+ * code of a final push saying @final_step. */
+static char *
+run_to_final (Fixture    *f,
+              const char *apple_id,
+              const char *password,
+              const char *final_step)
+{
+  g_autoptr(ICloudBridgeProver) prover = start_and_prove (f, apple_id, password);
+  g_autofree char *step4 = NULL;
+
+  g_assert_cmpint (run_step2 (f, prover, &step4), ==, ICLOUD_BRIDGE_STEP4_OK);
+  return run_step4 (f, prover, step4, final_step);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -785,14 +704,14 @@ test_boot_data (Fixture *f, gconstpointer data)
   const char *text, *start, *end;
   JsonObject *direct, *two_sv, *initiate, *phone;
 
-  g_assert_cmpuint (srp_signin (&f->client, "bridge-prompt@example.com", "bridge prompt"), ==, 409);
-  g_assert_cmpuint (request_full (&f->client, "GET", AUTH, NULL, "text/html", NULL, &html), ==, 200);
+  g_assert_cmpuint (srp_signin (f, "bridge-prompt@example.com", "bridge prompt"), ==, 409);
+  g_assert_cmpuint (request (f, "GET", AUTH, NULL, "text/html", &html), ==, 200);
   text = g_bytes_get_data (html.body, NULL);
   start = strstr (text, "class=\"boot_args\">");
   g_assert_nonnull (start);
   start += strlen ("class=\"boot_args\">");
   end = strstr (start, "</script>");
-  node = parse_json (start, end - start);
+  node = parse_json_text (start, end - start);
   direct = json_object_get_object_member (json_node_get_object (node), "direct");
   g_assert_cmpstr (json_object_get_string_member (direct, "authInitialRoute"), ==, "auth/bridge/step");
   g_assert_true (json_object_get_boolean_member (direct, "hasTrustedDevices"));
@@ -809,8 +728,8 @@ test_boot_data (Fixture *f, gconstpointer data)
   g_assert_true (json_object_has_member (phone, "nonFTEU"));
 
   /* the JSON shape: the same at the top level */
-  g_assert_cmpuint (request_full (&f->client, "GET", AUTH, NULL, NULL, NULL, &json), ==, 200);
-  flat = parse_json (g_bytes_get_data (json.body, NULL), g_bytes_get_size (json.body));
+  g_assert_cmpuint (request (f, "GET", AUTH, NULL, NULL, &json), ==, 200);
+  flat = parse_json_text (g_bytes_get_data (json.body, NULL), g_bytes_get_size (json.body));
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (flat), "authInitialRoute"), ==,
                    "auth/bridge/step");
   initiate = json_object_get_object_member (json_node_get_object (flat), "bridgeInitiateData");
@@ -825,11 +744,11 @@ test_boot_data_not_offered (Fixture *f, gconstpointer data)
   g_auto(Reply) json = { 0 };
 
   /* an ordinary two-factor account, and the older bridge-shaped one */
-  g_assert_cmpuint (srp_signin (&f->client, "bridge@example.com", "bridge shape"), ==, 409);
-  g_assert_cmpuint (request_full (&f->client, "GET", AUTH, NULL, "text/html", NULL, &html), ==, 200);
+  g_assert_cmpuint (srp_signin (f, "bridge@example.com", "bridge shape"), ==, 409);
+  g_assert_cmpuint (request (f, "GET", AUTH, NULL, "text/html", &html), ==, 200);
   g_assert_null (strstr (g_bytes_get_data (html.body, NULL), "authInitialRoute"));
   g_assert_null (strstr (g_bytes_get_data (html.body, NULL), "apnsTopic"));
-  g_assert_cmpuint (request_full (&f->client, "GET", AUTH, NULL, NULL, NULL, &json), ==, 200);
+  g_assert_cmpuint (request (f, "GET", AUTH, NULL, NULL, &json), ==, 200);
   g_assert_null (strstr (g_bytes_get_data (json.body, NULL), "authInitialRoute"));
 }
 
@@ -843,9 +762,9 @@ test_handshake_refused (Fixture *f, gconstpointer data)
   g_auto(Push) bad_signature = { 0 };
 
   sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  g_assert_false (push_open (&f->client, &bad_origin, f->key, now_ms (), "https://evil.example", FALSE));
+  g_assert_false (push_open (f, &bad_origin, f->key, now_ms (), "https://evil.example", FALSE));
   g_assert_cmpuint (bad_origin.status, ==, 403);
-  g_assert_false (push_open (&f->client, &bad_signature, f->key, now_ms (), ORIGIN, TRUE));
+  g_assert_false (push_open (f, &bad_signature, f->key, now_ms (), ORIGIN, TRUE));
   g_assert_cmpuint (bad_signature.status, ==, 400);
   g_assert_cmpuint (icloud_mock_server_get_n_push_connections (f->server), ==, 0);
   /* attempts are logged under /v2, for the account that was offered the bridge */
@@ -862,16 +781,16 @@ test_invalid_nonce (Fixture *f, gconstpointer data)
   guint64 now = now_ms ();
 
   /* an hour off: INVALID_NONCE with the server's time in seconds */
-  g_assert_true (push_open (&f->client, &stale, f->key, now - 3600 * 1000, ORIGIN, FALSE));
+  g_assert_true (push_open (f, &stale, f->key, now - 3600 * 1000, ORIGIN, FALSE));
   g_assert_false (push_read_token (&stale, &server_time));
   g_assert_cmpuint (server_time * 1000, <=, now_ms ());
   g_assert_cmpuint (server_time * 1000 + 5000, >=, now);
   g_assert_true (wait_for_flag (&stale.closed, WAIT_MS));
 
   /* the retry must use exactly that time × 1000 */
-  g_assert_true (push_open (&f->client, &wrong_retry, f->key, server_time * 1000 + 1, ORIGIN, FALSE));
+  g_assert_true (push_open (f, &wrong_retry, f->key, server_time * 1000 + 1, ORIGIN, FALSE));
   g_assert_false (push_read_token (&wrong_retry, &again));
-  g_assert_true (push_open (&f->client, &f->push, f->key, again * 1000, ORIGIN, FALSE));
+  g_assert_true (push_open (f, &f->push, f->key, again * 1000, ORIGIN, FALSE));
   g_assert_true (push_read_token (&f->push, &server_time));
   g_assert_cmpint (push_stat (f, "invalid_nonces"), ==, 2);
 }
@@ -883,9 +802,9 @@ test_invalid_nonce_fault (Fixture *f, gconstpointer data)
   guint64 server_time = 0;
 
   icloud_mock_server_inject_fault (f->server, "/v2", ICLOUD_MOCK_FAULT_INVALID_NONCE, 1, 0);
-  g_assert_true (push_open (&f->client, &first, f->key, now_ms (), ORIGIN, FALSE));
+  g_assert_true (push_open (f, &first, f->key, now_ms (), ORIGIN, FALSE));
   g_assert_false (push_read_token (&first, &server_time));
-  g_assert_true (push_open (&f->client, &f->push, f->key, server_time * 1000, ORIGIN, FALSE));
+  g_assert_true (push_open (f, &f->push, f->key, server_time * 1000, ORIGIN, FALSE));
   g_assert_true (push_read_token (&f->push, &server_time));
 }
 
@@ -899,8 +818,7 @@ test_token_and_subscription (Fixture *f, gconstpointer data)
 
   /* the client closes: nothing left open */
   soup_websocket_connection_close (f->push.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-  g_assert_true (wait_for_flag (&f->push.closed, WAIT_MS));
-  assert_no_push_connections (f);
+  assert_closed (f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -909,24 +827,13 @@ test_token_and_subscription (Fixture *f, gconstpointer data)
 static void
 test_flow (Fixture *f, gconstpointer data)
 {
-  g_autoptr(ICloudBridgeProver) prover = NULL;
-  g_autofree char *step4 = NULL;
-  g_autofree char *code = NULL;
-  g_autofree char *txnid = NULL;
+  g_autofree char *code = run_to_final (f, "bridge-prompt@example.com", "bridge prompt", "6");
 
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
-  start_flow (f, "bridge-prompt@example.com");
   g_assert_cmpuint (icloud_mock_server_count_codes_sent (f->server, "bridge-prompt@example.com", NULL), ==, 1);
   /* flowid (the default), not S0 */
   g_assert_cmpstr (f->flow_id, !=, f->s0);
-
-  /* not yet: 2sv/trust needs the code */
+  /* not yet: 2sv/trust needs bridge/code/validate */
   g_assert_cmpuint (get_trust (f), ==, 403);
-
-  prover = new_prover (f, f->device_code);
-  g_assert_cmpint (run_step2 (f, prover, &step4), ==, ICLOUD_BRIDGE_STEP4_OK);
-  code = run_step4 (f, prover, step4, "6");
 
   g_clear_pointer (&f->client.session_token, g_free);
   g_assert_cmpuint (post_validate (f, code), ==, 204);
@@ -935,8 +842,7 @@ test_flow (Fixture *f, gconstpointer data)
 
   g_assert_cmpuint (post_step (f, ICLOUD_BRIDGE_DONE_DATA, 6), ==, 200);
   /* the server closes the socket after a grace period */
-  g_assert_true (wait_for_flag (&f->push.closed, WAIT_MS));
-  assert_no_push_connections (f);
+  assert_closed (f);
   g_assert_cmpint (push_stat (f, "pushes"), ==, 3);
   g_assert_cmpint (push_stat (f, "missing_acks"), ==, 0);
   g_assert_cmpuint (count (f, "bridge-prompt@example.com", AUTH "/bridge/step/2"), ==, 1);
@@ -951,8 +857,7 @@ test_flow_wrong_then_right (Fixture *f, gconstpointer data)
   g_autofree char *code = NULL;
   g_autofree char *typo = NULL;
 
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
+  open_prompt_session (f);
   start_flow (f, "bridge-prompt@example.com");
 
   typo = g_strdup (f->device_code);
@@ -974,44 +879,26 @@ test_flow_wrong_then_right (Fixture *f, gconstpointer data)
 static void
 test_validate_wrong (Fixture *f, gconstpointer data)
 {
-  g_autoptr(ICloudBridgeProver) prover = NULL;
-  g_autofree char *step4 = NULL;
-  g_autofree char *code = NULL;
-
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
-  start_flow (f, "bridge-prompt@example.com");
-  prover = new_prover (f, f->device_code);
-  g_assert_cmpint (run_step2 (f, prover, &step4), ==, ICLOUD_BRIDGE_STEP4_OK);
-  code = run_step4 (f, prover, step4, "6");
+  g_autofree char *code = run_to_final (f, "bridge-prompt@example.com", "bridge prompt", "6");
 
   g_assert_cmpuint (post_validate (f, "not-the-code"), ==, 412);
   g_assert_cmpuint (get_trust (f), ==, 403);
   /* the final step still ends the flow */
   g_assert_cmpuint (post_step (f, ICLOUD_BRIDGE_DONE_DATA, 6), ==, 200);
-  g_assert_true (wait_for_flag (&f->push.closed, WAIT_MS));
-  assert_no_push_connections (f);
+  assert_closed (f);
 }
 
 static void
 test_flow_session_uuid (Fixture *f, gconstpointer data)
 {
-  g_autoptr(ICloudBridgeProver) prover = NULL;
-  g_autofree char *step4 = NULL;
-  g_autofree char *code = NULL;
-
   /* the pre-May-2026 protocol, and a final push saying nextStep 4 */
-  sign_in (f, "bridge-uuid@example.com", "bridge uuid");
-  open_push (f);
-  start_flow (f, "bridge-uuid@example.com");
+  g_autofree char *code = run_to_final (f, "bridge-uuid@example.com", "bridge uuid", "4");
+
   g_assert_cmpstr (f->flow_id, ==, f->s0);
-  prover = new_prover (f, f->device_code);
-  g_assert_cmpint (run_step2 (f, prover, &step4), ==, ICLOUD_BRIDGE_STEP4_OK);
-  code = run_step4 (f, prover, step4, "4");
   g_assert_cmpuint (post_validate (f, code), ==, 204);
   g_assert_cmpuint (post_step (f, ICLOUD_BRIDGE_DONE_DATA, 6), ==, 400);
   g_assert_cmpuint (post_step (f, ICLOUD_BRIDGE_DONE_DATA, 4), ==, 200);
-  g_assert_true (wait_for_flag (&f->push.closed, WAIT_MS));
+  assert_closed (f);
 }
 
 static void
@@ -1023,16 +910,15 @@ test_step_checks (Fixture *f, gconstpointer data)
   g_autofree char *idmsdata = NULL;
   g_auto(Reply) no_app_id = { 0 };
 
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
+  open_prompt_session (f);
 
   /* step 0: S0 must be uuid4-seconds, ptkn a live connection */
   body = g_strdup_printf ("{\"sessionUUID\":\"nope\",\"ptkn\":\"%s\"}", f->push.token_hex);
-  g_assert_cmpuint (post (&f->client, AUTH "/bridge/step/0", body), ==, 400);
+  g_assert_cmpuint (post (f, AUTH "/bridge/step/0", body), ==, 400);
   g_clear_pointer (&body, g_free);
   body = g_strdup ("{\"sessionUUID\":\"1c9a6a52-5a0e-4a57-9f52-3b1f0c6f2f10-1767225600\","
                    "\"ptkn\":\"00\"}");
-  g_assert_cmpuint (post (&f->client, AUTH "/bridge/step/0", body), ==, 400);
+  g_assert_cmpuint (post (f, AUTH "/bridge/step/0", body), ==, 400);
 
   start_flow (f, "bridge-prompt@example.com");
   prover = new_prover (f, f->device_code);
@@ -1041,12 +927,14 @@ test_step_checks (Fixture *f, gconstpointer data)
   /* no X-Apple-App-Id */
   g_clear_pointer (&body, g_free);
   body = step_body (f, share, 2);
-  g_assert_cmpuint (request_full (&f->client, "POST", AUTH "/bridge/step/2", body, NULL, NULL, &no_app_id),
+  f->client.app_id = NULL;
+  g_assert_cmpuint (request (f, "POST", AUTH "/bridge/step/2", body, NULL, &no_app_id),
                     ==, 400);
+  f->client.app_id = APP_ID;
   /* nextStep not the path's */
   g_clear_pointer (&body, g_free);
   body = step_body (f, share, 4);
-  g_assert_cmpuint (post (&f->client, AUTH "/bridge/step/2", body), ==, 400);
+  g_assert_cmpuint (post (f, AUTH "/bridge/step/2", body), ==, 400);
   /* idmsdata not echoed */
   idmsdata = g_steal_pointer (&f->idmsdata);
   f->idmsdata = g_strdup ("other");
@@ -1063,7 +951,7 @@ test_step_checks (Fixture *f, gconstpointer data)
     g_assert_nonnull (p);
     *p = '\0';
     quoted = g_strconcat (body, "\"nextStep\":\"2\"", p + strlen ("\"nextStep\":2"), NULL);
-    g_assert_cmpuint (post (&f->client, AUTH "/bridge/step/2", quoted), ==, 400);
+    g_assert_cmpuint (post (f, AUTH "/bridge/step/2", quoted), ==, 400);
   }
   /* a share off the curve */
   g_assert_cmpuint (post_step (f, "BAAA", 2), ==, 400);
@@ -1082,8 +970,7 @@ test_new_request_ends_flow (Fixture *f, gconstpointer data)
   g_autofree char *share = NULL;
   g_autofree char *step4 = NULL;
 
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
+  open_prompt_session (f);
   start_flow (f, "bridge-prompt@example.com");
   old_flow = g_strdup (f->flow_id);
   start_flow (f, "bridge-prompt@example.com");
@@ -1102,14 +989,12 @@ test_missing_ack (Fixture *f, gconstpointer data)
 {
   g_autoptr(ICloudBridgePush) p1 = NULL;
 
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
+  open_prompt_session (f);
   post_step0 (f);
   p1 = read_push (f, TRUE, NULL);
   g_assert_nonnull (p1);
   soup_websocket_connection_close (f->push.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-  g_assert_true (wait_for_flag (&f->push.closed, WAIT_MS));
-  assert_no_push_connections (f);
+  assert_closed (f);
   g_assert_cmpint (push_stat (f, "missing_acks"), ==, 1);
 }
 
@@ -1132,7 +1017,7 @@ test_legacy_w (Fixture *f, gconstpointer data)
   g_free (f->device_code);
   f->device_code = icloud_mock_server_dup_last_code (f->server, "bridge-legacy@example.com", NULL);
   body = g_strdup_printf ("{\"securityCode\":{\"code\":\"%s\"}}", f->device_code);
-  g_assert_cmpuint (post (&f->client, AUTH "/verify/trusteddevice/securitycode", body), ==, 204);
+  g_assert_cmpuint (post (f, AUTH "/verify/trusteddevice/securitycode", body), ==, 204);
   g_assert_cmpuint (get_trust (f), ==, 204);
 }
 
@@ -1144,22 +1029,21 @@ test_legacy_s_refuses_device_code (Fixture *f, gconstpointer data)
   g_auto(Reply) wrong = { 0 };
   g_auto(Reply) push = { 0 };
 
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
+  open_prompt_session (f);
   start_flow (f, "bridge-prompt@example.com");
 
   body = g_strdup_printf ("{\"securityCode\":{\"code\":\"%s\"}}", f->device_code);
-  g_assert_cmpuint (request_full (&f->client, "POST", AUTH "/verify/trusteddevice/securitycode", body,
-                                  NULL, NULL, &wrong), ==, 400);
+  g_assert_cmpuint (request (f, "POST", AUTH "/verify/trusteddevice/securitycode", body,
+                                  NULL, &wrong), ==, 400);
   g_assert_nonnull (strstr (g_bytes_get_data (wrong.body, NULL), "-21669"));
 
   /* the older push route still works for a bridge account */
-  g_assert_cmpuint (request_full (&f->client, "GET", AUTH "/verify/trusteddevice", NULL, NULL, NULL, &push),
+  g_assert_cmpuint (request (f, "GET", AUTH "/verify/trusteddevice", NULL, NULL, &push),
                     ==, 200);
   pushed = icloud_mock_server_dup_last_code (f->server, "bridge-prompt@example.com", NULL);
   g_clear_pointer (&body, g_free);
   body = g_strdup_printf ("{\"securityCode\":{\"code\":\"%s\"}}", pushed);
-  g_assert_cmpuint (post (&f->client, AUTH "/verify/trusteddevice/securitycode", body), ==, 204);
+  g_assert_cmpuint (post (f, AUTH "/verify/trusteddevice/securitycode", body), ==, 204);
 }
 
 static void
@@ -1170,17 +1054,17 @@ test_push_service_down (Fixture *f, gconstpointer data)
   g_auto(Reply) sms = { 0 };
 
   sign_in (f, "bridge-down@example.com", "bridge down");
-  g_assert_false (push_open (&f->client, &f->push, f->key, now_ms (), ORIGIN, FALSE));
+  g_assert_false (push_open (f, &f->push, f->key, now_ms (), ORIGIN, FALSE));
   g_assert_cmpuint (f->push.status, ==, 503);
   g_assert_cmpuint (count (f, "bridge-down@example.com", "/v2"), ==, 1);
 
   /* SMS, the fallback */
-  g_assert_cmpuint (request_full (&f->client, "PUT", AUTH "/verify/phone",
-                                  "{\"phoneNumber\":{\"id\":1},\"mode\":\"sms\"}", NULL, NULL, &sms), ==, 200);
+  g_assert_cmpuint (request (f, "PUT", AUTH "/verify/phone",
+                                  "{\"phoneNumber\":{\"id\":1},\"mode\":\"sms\"}", NULL, &sms), ==, 200);
   code = icloud_mock_server_dup_last_code (f->server, "bridge-down@example.com", "1");
   body = g_strdup_printf ("{\"phoneNumber\":{\"id\":1},\"securityCode\":{\"code\":\"%s\"},\"mode\":\"sms\"}",
                           code);
-  g_assert_cmpuint (post (&f->client, AUTH "/verify/phone/securitycode", body), ==, 204);
+  g_assert_cmpuint (post (f, AUTH "/verify/phone/securitycode", body), ==, 204);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1190,7 +1074,7 @@ static void
 test_fault_drop (Fixture *f, gconstpointer data)
 {
   icloud_mock_server_inject_fault (f->server, "/v2", ICLOUD_MOCK_FAULT_DROP, 1, 0);
-  g_assert_false (push_open (&f->client, &f->push, f->key, now_ms (), ORIGIN, FALSE));
+  g_assert_false (push_open (f, &f->push, f->key, now_ms (), ORIGIN, FALSE));
   g_assert_cmpuint (f->push.status, ==, 503);
   g_assert_cmpint (push_stat (f, "upgrades"), ==, 0);
 }
@@ -1200,12 +1084,11 @@ test_fault_http (Fixture *f, gconstpointer data)
 {
   g_autofree char *body = NULL;
 
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
+  open_prompt_session (f);
   icloud_mock_server_inject_fault (f->server, AUTH "/bridge/step/0", ICLOUD_MOCK_FAULT_500, 1, 0);
   body = g_strdup_printf ("{\"sessionUUID\":\"1c9a6a52-5a0e-4a57-9f52-3b1f0c6f2f10-1767225600\","
                           "\"ptkn\":\"%s\"}", f->push.token_hex);
-  g_assert_cmpuint (post (&f->client, AUTH "/bridge/step/0", body), ==, 500);
+  g_assert_cmpuint (post (f, AUTH "/bridge/step/0", body), ==, 500);
   assert_quiet (f);
   g_assert_cmpuint (count (f, "bridge-prompt@example.com", AUTH "/bridge/step/0"), ==, 1);
 }
@@ -1214,7 +1097,7 @@ static void
 test_fault_close_at_token (Fixture *f, gconstpointer data)
 {
   icloud_mock_server_inject_fault (f->server, "/v2", ICLOUD_MOCK_FAULT_WS_CLOSE_AT_TOKEN, 1, 0);
-  g_assert_true (push_open (&f->client, &f->push, f->key, now_ms (), ORIGIN, FALSE));
+  g_assert_true (push_open (f, &f->push, f->key, now_ms (), ORIGIN, FALSE));
   g_assert_null (push_next (&f->push, WAIT_MS));
   g_assert_true (wait_for_flag (&f->push.closed, WAIT_MS));
   g_assert_cmpint (push_stat (f, "tokens"), ==, 0);
@@ -1228,7 +1111,7 @@ test_fault_close_at_subscribe (Fixture *f, gconstpointer data)
   guint64 server_time = 0;
 
   icloud_mock_server_inject_fault (f->server, "/v2", ICLOUD_MOCK_FAULT_WS_CLOSE_AT_SUBSCRIBE, 1, 0);
-  g_assert_true (push_open (&f->client, &f->push, f->key, now_ms (), ORIGIN, FALSE));
+  g_assert_true (push_open (f, &f->push, f->key, now_ms (), ORIGIN, FALSE));
   g_assert_true (push_read_token (&f->push, &server_time));
   push_send (&f->push, filter);
   g_assert_null (push_next (&f->push, WAIT_MS));
@@ -1249,55 +1132,42 @@ test_fault_close_at_prompt (Fixture *f, gconstpointer data)
   p1 = read_push (f, FALSE, NULL);
   g_assert_nonnull (p1);
   /* closed once P1 was acked */
-  g_assert_true (wait_for_flag (&f->push.closed, WAIT_MS));
-  assert_no_push_connections (f);
+  assert_closed (f);
   g_assert_cmpint (push_stat (f, "missing_acks"), ==, 0);
 }
 
-/* B0, P1 and a prover for the fault tests of the later steps. */
-static ICloudBridgeProver *
-start_and_prove (Fixture *f)
-{
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
-  start_flow (f, "bridge-prompt@example.com");
-  return new_prover (f, f->device_code);
-}
 
 static void
 test_fault_close_at_step4 (Fixture *f, gconstpointer data)
 {
-  g_autoptr(ICloudBridgeProver) prover = start_and_prove (f);
+  g_autoptr(ICloudBridgeProver) prover = start_and_prove (f, "bridge-prompt@example.com", "bridge prompt");
   g_autofree char *share = icloud_bridge_prover_get_step2_data (prover);
 
   icloud_mock_server_inject_fault (f->server, "/v2", ICLOUD_MOCK_FAULT_WS_CLOSE_AT_STEP4, 1, 0);
   g_assert_cmpuint (post_step (f, share, 2), ==, 200);
   g_assert_null (push_next (&f->push, WAIT_MS));
-  g_assert_true (wait_for_flag (&f->push.closed, WAIT_MS));
-  assert_no_push_connections (f);
+  assert_closed (f);
   g_assert_cmpint (push_stat (f, "pushes"), ==, 1);
 }
 
 static void
 test_fault_close_at_final (Fixture *f, gconstpointer data)
 {
-  g_autoptr(ICloudBridgeProver) prover = start_and_prove (f);
+  g_autoptr(ICloudBridgeProver) prover = start_and_prove (f, "bridge-prompt@example.com", "bridge prompt");
   g_autofree char *step4 = NULL;
 
   g_assert_cmpint (run_step2 (f, prover, &step4), ==, ICLOUD_BRIDGE_STEP4_OK);
   icloud_mock_server_inject_fault (f->server, "/v2", ICLOUD_MOCK_FAULT_WS_CLOSE_AT_FINAL, 1, 0);
   g_assert_cmpuint (post_step (f, step4, 4), ==, 200);
   g_assert_null (push_next (&f->push, WAIT_MS));
-  g_assert_true (wait_for_flag (&f->push.closed, WAIT_MS));
-  assert_no_push_connections (f);
+  assert_closed (f);
   g_assert_cmpint (push_stat (f, "pushes"), ==, 2);
 }
 
 static void
 test_fault_silent (Fixture *f, gconstpointer data)
 {
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
+  open_prompt_session (f);
   icloud_mock_server_inject_fault (f->server, "/v2", ICLOUD_MOCK_FAULT_WS_SILENT, 1, 0);
   post_step0 (f);
   assert_quiet (f);
@@ -1379,7 +1249,7 @@ test_fault_other_topic (Fixture *f, gconstpointer data)
 static void
 test_fault_error_push (Fixture *f, gconstpointer data)
 {
-  g_autoptr(ICloudBridgeProver) prover = start_and_prove (f);
+  g_autoptr(ICloudBridgeProver) prover = start_and_prove (f, "bridge-prompt@example.com", "bridge prompt");
   g_autofree char *share = icloud_bridge_prover_get_step2_data (prover);
   g_autoptr(ICloudBridgePush) err = NULL;
 
@@ -1398,24 +1268,16 @@ test_fault_error_push (Fixture *f, gconstpointer data)
 static void
 test_routed (Fixture *f, gconstpointer data)
 {
-  g_autoptr(ICloudBridgeProver) prover = NULL;
-  g_autofree char *step4 = NULL;
-  g_autofree char *code = NULL;
+  g_autofree char *code = run_to_final (f, "bridge-prompt@example.com", "bridge prompt", "6");
   g_auto(Reply) wrong_host = { 0 };
 
-  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
-  open_push (f);
-  start_flow (f, "bridge-prompt@example.com");
-  prover = new_prover (f, f->device_code);
-  g_assert_cmpint (run_step2 (f, prover, &step4), ==, ICLOUD_BRIDGE_STEP4_OK);
-  code = run_step4 (f, prover, step4, "6");
   g_assert_cmpuint (post_validate (f, code), ==, 204);
   g_assert_cmpuint (get_trust (f), ==, 204);
 
   /* the push host serves /v2 only */
-  g_free (f->client.base);
-  f->client.base = g_strdup ("https://websocket.push.apple.com");
-  g_assert_cmpuint (request_full (&f->client, "GET", AUTH, NULL, NULL, NULL, &wrong_host), ==, 404);
+  g_free (f->base);
+  f->base = g_strdup ("https://websocket.push.apple.com");
+  g_assert_cmpuint (request (f, "GET", AUTH, NULL, NULL, &wrong_host), ==, 404);
 }
 
 int
