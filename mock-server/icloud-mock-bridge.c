@@ -59,6 +59,7 @@ typedef struct {
   char                    *token_hex;    /* NULL until the token was sent */
   char                    *topic;        /* the topic filter, NULL before */
   GArray                  *unacked;      /* guint64 message ids */
+  GQueue                   pending;      /* GBytes: pushes made before the topic filter came */
   guint64                  close_after_ack;  /* ws-close-at-prompt: P1's id */
   gboolean                 noisy;
   gboolean                 other_topic;
@@ -117,6 +118,7 @@ push_connection_free (MockPushConnection *conn)
   icloud_crypto_free_secret (conn->token_hex);
   g_free (conn->topic);
   g_array_unref (conn->unacked);
+  g_queue_clear_full (&conn->pending, (GDestroyNotify) g_bytes_unref);
   g_free (conn);
 }
 
@@ -274,7 +276,12 @@ send_push (MockPushConnection *conn,
 
   icloud_bridge_topic_hash (topic, hash);
   message = icloud_bridge_encode_push (hash, sizeof hash, id, payload->data, payload->len);
-  send_bytes (conn, message);
+  /* The filter and bridge/step/0 race (a frame and another connection):
+   * pushes wait for the subscription, as a subscriber's would. */
+  if (conn->topic == NULL)
+    g_queue_push_tail (&conn->pending, g_steal_pointer (&message));
+  else
+    send_bytes (conn, message);
   g_array_append_val (conn->unacked, id);
   bridge->pushes++;
   return id;
@@ -354,6 +361,11 @@ handle_filter (MockPushConnection *conn,
   reply = icloud_bridge_encode_subscription_response (conn->topic, CHANNEL_ID,
                                                       ++self->bridge->message_id, 0);
   send_bytes (conn, reply);
+  while (!g_queue_is_empty (&conn->pending))
+    {
+      g_autoptr(GBytes) push = g_queue_pop_head (&conn->pending);
+      send_bytes (conn, push);
+    }
 }
 
 /* { 2: { 1: topic, 2: id } }: a push acknowledgement. */
@@ -908,7 +920,7 @@ handle_step0 (MockRequest *r,
       bridge_error (r, SOUP_STATUS_BAD_REQUEST, "Bad sessionUUID");
       return;
     }
-  if (conn == NULL || conn->topic == NULL ||
+  if (conn == NULL ||
       (conn->account_key != NULL && !g_str_equal (conn->account_key, account->key)))
     {
       bridge_error (r, SOUP_STATUS_BAD_REQUEST, "Unknown push token");

@@ -963,6 +963,30 @@ test_step_checks (Fixture *f, gconstpointer data)
 }
 
 static void
+test_step0_before_filter (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) filter = icloud_bridge_encode_web_filter (TOPIC);
+  g_autoptr(ICloudBridgeServerMessage) subscribed = NULL;
+  g_autoptr(ICloudBridgePush) p1 = NULL;
+  guint64 server_time = 0;
+
+  /* the filter frame and bridge/step/0 race: the prompt waits for the
+   * subscription */
+  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
+  g_assert_true (push_open (f, &f->push, f->key, now_ms (), ORIGIN, FALSE));
+  g_assert_true (push_read_token (&f->push, &server_time));
+  post_step0 (f);
+  assert_quiet (f);
+  push_send (&f->push, filter);
+  subscribed = push_next (&f->push, WAIT_MS);
+  g_assert_nonnull (subscribed);
+  g_assert_true (subscribed->has_subscription);
+  p1 = read_push (f, FALSE, NULL);
+  g_assert_nonnull (p1);
+  g_assert_cmpstr (p1->next_step, ==, "2");
+}
+
+static void
 test_new_request_ends_flow (Fixture *f, gconstpointer data)
 {
   g_autofree char *old_flow = NULL;
@@ -1299,6 +1323,7 @@ main (int argc, char **argv)
   ADD ("flow/validate-wrong", test_validate_wrong);
   ADD ("flow/session-uuid-final-4", test_flow_session_uuid);
   ADD ("flow/checks", test_step_checks);
+  ADD ("flow/step0-before-filter", test_step0_before_filter);
   ADD ("flow/new-request-ends-flow", test_new_request_ends_flow);
   ADD ("flow/missing-ack", test_missing_ack);
   ADD ("legacy/w-accepts-device-code", test_legacy_w);
