@@ -563,21 +563,23 @@ check_connection_message (GBytes  *message,
   const guint8 *key = NULL, *nonce = NULL, *sig = NULL;
   gsize sig_len = 0;
   gboolean expiry = FALSE;
+  g_autoptr(GError) outer_error = NULL;
+  g_autoptr(GError) inner_error = NULL;
   gsize len;
   const guint8 *data = g_bytes_get_data (message, &len);
 
   icloud_pb_reader_init (&reader, data, len);
-  while (icloud_pb_reader_next (&reader, &field, NULL))
+  while (icloud_pb_reader_next (&reader, &field, &outer_error))
     if (field.number == 1 && field.wire_type == ICLOUD_PB_WIRE_LEN)
       {
         connect = field.bytes;
         connect_len = field.len;
       }
-  if (connect == NULL || reader.pos != len)
+  if (connect == NULL || outer_error != NULL)
     return FALSE;
 
   icloud_pb_reader_init (&reader, connect, connect_len);
-  while (icloud_pb_reader_next (&reader, &field, NULL))
+  while (icloud_pb_reader_next (&reader, &field, &inner_error))
     {
       if (field.wire_type != ICLOUD_PB_WIRE_LEN)
         continue;
@@ -603,7 +605,7 @@ check_connection_message (GBytes  *message,
               expiry = TRUE;
         }
     }
-  if (reader.pos != connect_len || key == NULL || nonce == NULL || sig == NULL || !expiry)
+  if (inner_error != NULL || key == NULL || nonce == NULL || sig == NULL || !expiry)
     return FALSE;
   /* the point is checked by the signature's verification */
   if (!icloud_bridge_verify_signature (key, nonce, ICLOUD_BRIDGE_NONCE_LEN, sig, sig_len))
