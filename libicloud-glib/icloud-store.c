@@ -39,6 +39,8 @@
 #define MAX_STEM_LEN      64
 #define ACCOUNT_HASH_LEN  16
 
+#define LAST_DIGEST_LEN 32   /* SHA-256 */
+
 struct _ICloudStore
 {
   GObject        parent_instance;
@@ -50,9 +52,12 @@ struct _ICloudStore
   GHashTable    *data;        /* key → value; values wiped on removal */
   SoupCookieJar *jar;
 
-  /* What is on disk as far as we know (the bytes last loaded or saved),
-   * NULL when unknown or absent. Secret: wiped when freed. */
-  GBytes        *last_bytes;
+  /* What is on disk as far as we know: the SHA-256 of the bytes last
+   * loaded or saved (has_last FALSE when unknown or absent). A digest
+   * rather than a copy of the file: 32 bytes per session instead of
+   * about 2 KiB, and no second copy of the secrets. */
+  guint8         last_digest[LAST_DIGEST_LEN];
+  gboolean       has_last;
 
   guint          n_writes;
 
@@ -110,18 +115,31 @@ icloud_store_secret_bytes_take (char  *buf,
   return g_bytes_new_with_free_func (buf, len, secret_buffer_free, secret);
 }
 
-static gboolean
-same_bytes (GBytes     *bytes,
-            const char *buf,
-            gsize       len)
+static void
+digest_of (const char *buf,
+           gsize       len,
+           guint8      digest[LAST_DIGEST_LEN])
 {
-  gsize size;
-  const char *data;
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize digest_len = LAST_DIGEST_LEN;
 
-  if (bytes == NULL)
+  g_checksum_update (checksum, (const guchar *) buf, len);
+  g_checksum_get_digest (checksum, digest, &digest_len);
+  g_assert (digest_len == LAST_DIGEST_LEN);
+}
+
+/* Whether @buf is what was last loaded or saved. */
+static gboolean
+same_as_last (ICloudStore *self,
+              const char  *buf,
+              gsize        len)
+{
+  guint8 digest[LAST_DIGEST_LEN];
+
+  if (!self->has_last)
     return FALSE;
-  data = g_bytes_get_data (bytes, &size);
-  return size == len && memcmp (data, buf, len) == 0;
+  digest_of (buf, len, digest);
+  return memcmp (digest, self->last_digest, LAST_DIGEST_LEN) == 0;
 }
 
 static void
@@ -445,7 +463,7 @@ icloud_store_finalize (GObject *object)
   icloud_store_release_lock (self->lock_fd);
   self->lock_fd = -1;
 
-  g_clear_pointer (&self->last_bytes, g_bytes_unref);
+  explicit_bzero (self->last_digest, sizeof self->last_digest);
   g_clear_pointer (&self->data, g_hash_table_unref);
   g_clear_object (&self->jar);
   g_clear_pointer (&self->location, icloud_store_location_unref);
@@ -1084,13 +1102,20 @@ icloud_store_reset (ICloudStore *self,
 /* ------------------------------------------------------------------ */
 /* The in-memory state                                                  */
 
-/* Takes @bytes (may be NULL). */
+/* Takes @bytes (may be NULL) and keeps only their digest. */
 static void
 set_last_bytes (ICloudStore *self,
                 GBytes      *bytes)
 {
-  g_clear_pointer (&self->last_bytes, g_bytes_unref);
-  self->last_bytes = bytes;
+  self->has_last = bytes != NULL;
+  if (bytes != NULL)
+    {
+      gsize len;
+      const char *buf = g_bytes_get_data (bytes, &len);
+
+      digest_of (buf, len, self->last_digest);
+      g_bytes_unref (bytes);
+    }
 }
 
 /* Replaces data and cookies with the snapshot's (emptied). */
@@ -1348,7 +1373,7 @@ save_with_unlock (ICloudStore         *self,
 
   /* Serialised here, on the caller's thread: the worker sees only bytes. */
   buf = serialise (self, &len);
-  if (same_bytes (self->last_bytes, buf, len))
+  if (same_as_last (self, buf, len))
     {
       explicit_bzero (buf, len);
       g_free (buf);

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <icloud-glib/icloud-glib.h>
 
-#include "icloud-mock-server.h"
 #include "test-names.h"
+#include "test-utils.h"
 
 #define AUTH "/appleauth/auth"
 #define PATH_OPTIONS       AUTH
@@ -45,10 +45,8 @@ static const char shape_accounts[] =
   "]}";
 
 typedef struct {
-  ICloudMockServer *server;
-  ICloudEndpoint   *endpoint;
-  char             *dir;
-  JsonParser       *accounts;   /* the fixture file, for passwords and keys */
+  TestFixture base;
+  JsonParser *accounts;   /* the fixture file, for passwords and keys */
 } Fixture;
 
 static void
@@ -64,17 +62,9 @@ fixture_setup (Fixture       *fixture,
   json_parser_load_from_file (fixture->accounts, path, &error);
   g_assert_no_error (error);
 
-  fixture->server = icloud_mock_server_new ();
-  icloud_mock_server_load_accounts (fixture->server, path, &error);
-  g_assert_no_error (error);
-  icloud_mock_server_load_accounts_from_data (fixture->server, shape_accounts, -1, &error);
-  g_assert_no_error (error);
-  icloud_mock_server_start (fixture->server, &error);
-  g_assert_no_error (error);
-
-  fixture->endpoint = icloud_endpoint_new_for_base_uri (icloud_mock_server_get_base_uri (fixture->server),
-                                                        &error);
-  g_assert_no_error (error);
+  test_fixture_load (&fixture->base, NULL);
+  test_fixture_load (&fixture->base, shape_accounts);
+  test_fixture_start (&fixture->base, NULL);
 
   /* In the run's temporary directory, outside the test's isolated dirs: a
    * subprocess of g_test_trap_subprocess() runs the same test path and, when
@@ -84,7 +74,7 @@ fixture_setup (Fixture       *fixture,
                                           "/", '-');
 
     g_assert_nonnull (g_getenv ("G_TEST_TMPDIR"));
-    fixture->dir = g_build_filename (g_getenv ("G_TEST_TMPDIR"), name, NULL);
+    fixture->base.dir = g_build_filename (g_getenv ("G_TEST_TMPDIR"), name, NULL);
   }
 }
 
@@ -92,12 +82,9 @@ static void
 fixture_teardown (Fixture       *fixture,
                   gconstpointer  user_data)
 {
-  g_assert_cmpuint (icloud_mock_server_get_isolation_violations (fixture->server), ==, 0);
-  icloud_mock_server_stop (fixture->server);
-  g_clear_object (&fixture->server);
-  g_clear_object (&fixture->endpoint);
+  g_assert_cmpuint (icloud_mock_server_get_isolation_violations (fixture->base.server), ==, 0);
+  test_fixture_teardown (&fixture->base, user_data);
   g_clear_object (&fixture->accounts);
-  g_free (fixture->dir);
 }
 
 /* The fixture file's account object for @apple_id. */
@@ -126,29 +113,13 @@ password_of (Fixture    *fixture,
 }
 
 static ICloudSession *
-open_session (ICloudEndpoint  *endpoint,
-              const char      *dir,
-              const char      *apple_id,
-              const char      *password,
-              GError         **error)
-{
-  return g_initable_new (ICLOUD_TYPE_SESSION, NULL, error,
-                         "apple-id", apple_id,
-                         "password", password,
-                         "endpoint", endpoint,
-                         "cookie-directory", dir,
-                         NULL);
-}
-
-static ICloudSession *
 sign_in (Fixture    *fixture,
          const char *apple_id)
 {
   g_autoptr(GError) error = NULL;
   ICloudSession *session;
 
-  session = open_session (fixture->endpoint, fixture->dir, apple_id,
-                          password_of (fixture, apple_id), &error);
+  session = test_session_new (&fixture->base, apple_id, password_of (fixture, apple_id), &error);
   g_assert_no_error (error);
   g_assert_nonnull (session);
   return session;
@@ -160,27 +131,23 @@ static ICloudSession *
 child_session (const char  *apple_id,
                GError     **error)
 {
-  g_autoptr(ICloudEndpoint) endpoint = NULL;
   g_autoptr(GError) local_error = NULL;
+  TestFixture child = { 0, };
+  ICloudSession *session;
 
-  endpoint = icloud_endpoint_new_for_base_uri (g_getenv ("TEST_BASE_URI"), &local_error);
+  child.endpoint = icloud_endpoint_new_for_base_uri (g_getenv ("TEST_BASE_URI"), &local_error);
   g_assert_no_error (local_error);
-  return open_session (endpoint, g_getenv ("TEST_DIR"), apple_id, NULL, error);
+  child.dir = g_strdup (g_getenv ("TEST_DIR"));
+  session = test_session_new (&child, apple_id, NULL, error);
+  test_fixture_teardown (&child, NULL);
+  return session;
 }
 
 static void
 export_to_child (Fixture *fixture)
 {
-  g_setenv ("TEST_BASE_URI", icloud_mock_server_get_base_uri (fixture->server), TRUE);
-  g_setenv ("TEST_DIR", fixture->dir, TRUE);
-}
-
-static guint
-count (Fixture    *fixture,
-       const char *apple_id,
-       const char *path)
-{
-  return icloud_mock_server_count_requests (fixture->server, apple_id, path);
+  g_setenv ("TEST_BASE_URI", icloud_mock_server_get_base_uri (fixture->base.server), TRUE);
+  g_setenv ("TEST_DIR", fixture->base.dir, TRUE);
 }
 
 /* A code that is certainly not @code. */
@@ -225,25 +192,6 @@ session_data (const char *dir,
   return g_strdup (json_object_get_string_member_with_default (data, key, NULL));
 }
 
-static void
-async_ready (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-  g_main_context_wakeup (NULL);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **result)
-{
-  while (*result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return *result;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Push code, wrong then right, trust, and the trust used again */
 
@@ -269,13 +217,13 @@ test_push_code (Fixture       *fixture,
   session = sign_in (fixture, ID_2FA);
   assert_challenge_2fa (session);
   /* Apple no longer pushes unless asked. */
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, NULL), ==, 0);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, NULL), ==, 0);
 
   g_assert_true (icloud_session_request_2fa_code (session, NULL, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, NULL), ==, 1);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_PUSH), ==, 1);
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, NULL);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, NULL), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_PUSH), ==, 1);
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, NULL);
   g_assert_nonnull (code);
   wrong = wrong_code (code);
 
@@ -285,20 +233,20 @@ test_push_code (Fixture       *fixture,
   g_assert_null (strstr (error->message, wrong));
   g_clear_error (&error);
   assert_challenge_2fa (session);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_TRUST), ==, 0);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_TRUST), ==, 0);
 
   /* The right one: trusted. */
   g_assert_true (icloud_session_validate_2fa_code (session, code, NULL, &error));
   g_assert_no_error (error);
   assert_trusted (session);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_DEVICE_CODE), ==, 2);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_PHONE_CODE), ==, 0);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_TRUST), ==, 1);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_SRP_INIT), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_DEVICE_CODE), ==, 2);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_PHONE_CODE), ==, 0);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_TRUST), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_SRP_INIT), ==, 1);
   g_clear_object (&session);
 
   /* The next start, without password: no SRP, no code. */
-  again = open_session (fixture->endpoint, fixture->dir, ID_2FA, NULL, &error);
+  again = test_session_new (&fixture->base, ID_2FA, NULL, &error);
   g_assert_no_error (error);
   assert_trusted (again);
   g_clear_object (&again);
@@ -308,24 +256,24 @@ test_push_code (Fixture       *fixture,
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
 
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_SRP_INIT), ==, 1);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, NULL), ==, 1);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_DEVICE_CODE), ==, 2);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_SRP_INIT), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, NULL), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_DEVICE_CODE), ==, 2);
 
   /* Apple forgets the web session: the password is proved again, but the
    * trust token replayed in trustTokens spares the code. */
-  icloud_mock_server_expire_sessions (fixture->server, ID_2FA);
+  icloud_mock_server_expire_sessions (fixture->base.server, ID_2FA);
   again = sign_in (fixture, ID_2FA);
   assert_trusted (again);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_SRP_INIT), ==, 2);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, NULL), ==, 1);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_DEVICE_CODE), ==, 2);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_PHONE_CODE), ==, 0);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_TRUST), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_SRP_INIT), ==, 2);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, NULL), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_DEVICE_CODE), ==, 2);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_PHONE_CODE), ==, 0);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_TRUST), ==, 1);
 
   /* Once Apple revokes the trust, the code is asked for again. */
-  icloud_mock_server_revoke_trust (fixture->server, ID_2FA);
-  icloud_mock_server_expire_sessions (fixture->server, ID_2FA);
+  icloud_mock_server_revoke_trust (fixture->base.server, ID_2FA);
+  icloud_mock_server_expire_sessions (fixture->base.server, ID_2FA);
   g_clear_object (&again);
   again = sign_in (fixture, ID_2FA);
   assert_challenge_2fa (again);
@@ -362,20 +310,20 @@ test_sms_phone_2 (Fixture       *fixture,
 
   g_assert_true (icloud_session_request_2fa_code (session, second, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, "2"), ==, 1);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, "1"), ==, 0);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, NULL), ==, 0);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_SMS), ==, 1);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_PUSH), ==, 0);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, "2"), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, "1"), ==, 0);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, NULL), ==, 0);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_SMS), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_PUSH), ==, 0);
 
   /* The fake server accepts an SMS code only on the phone route. */
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, "2");
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, "2");
   g_assert_nonnull (code);
   g_assert_true (icloud_session_validate_2fa_code (session, code, NULL, &error));
   g_assert_no_error (error);
   assert_trusted (session);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_PHONE_CODE), ==, 1);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_DEVICE_CODE), ==, 0);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_PHONE_CODE), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_DEVICE_CODE), ==, 0);
 }
 
 /* The phone chosen last wins; a push after an SMS goes back to the
@@ -397,17 +345,17 @@ test_sms_then_push (Fixture       *fixture,
 
   g_assert_true (icloud_session_request_2fa_code (session, first, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, "1"), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, "1"), ==, 1);
   g_assert_true (icloud_session_request_2fa_code (session, NULL, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, NULL), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, NULL), ==, 1);
 
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, NULL);
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, NULL);
   g_assert_true (icloud_session_validate_2fa_code (session, code, NULL, &error));
   g_assert_no_error (error);
   assert_trusted (session);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_DEVICE_CODE), ==, 1);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_PHONE_CODE), ==, 0);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_DEVICE_CODE), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_PHONE_CODE), ==, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -446,7 +394,7 @@ test_headless (Fixture       *fixture,
   g_assert_no_error (error);
   g_clear_object (&session);
 
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, "2");
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, "2");
   g_assert_nonnull (code);
 
   export_to_child (fixture);
@@ -456,15 +404,15 @@ test_headless (Fixture       *fixture,
   g_test_trap_assert_passed ();
 
   /* B checked the code on the phone route A chose. */
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_PHONE_CODE), ==, 1);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_DEVICE_CODE), ==, 0);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_TRUST), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_PHONE_CODE), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_DEVICE_CODE), ==, 0);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_TRUST), ==, 1);
 
   /* Back here: trusted, without password. */
-  session = open_session (fixture->endpoint, fixture->dir, ID_2FA, NULL, &error);
+  session = test_session_new (&fixture->base, ID_2FA, NULL, &error);
   g_assert_no_error (error);
   assert_trusted (session);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_SRP_INIT), ==, 1);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_SRP_INIT), ==, 1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -498,7 +446,7 @@ test_security_key (Fixture       *fixture,
   g_assert_false (icloud_session_get_requires_2sa (session));
   g_assert_false (icloud_session_get_is_trusted_session (session));
 
-  requests = count (fixture, ID_KEYS, NULL);
+  requests = test_count_requests (&fixture->base, ID_KEYS, NULL);
   start = g_get_monotonic_time ();
 
   g_assert_false (icloud_session_request_2fa_code (session, NULL, NULL, &error));
@@ -518,13 +466,13 @@ test_security_key (Fixture       *fixture,
   g_test_message ("three refusals took %" G_GINT64_FORMAT " µs", elapsed);
   /* Without asking Apple, well within any timeout (valgrind included). */
   g_assert_cmpint (elapsed, <, 5 * G_USEC_PER_SEC);
-  g_assert_cmpuint (count (fixture, ID_KEYS, NULL), ==, requests);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_KEYS, NULL), ==, 0);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_KEYS, NULL), ==, requests);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_KEYS, NULL), ==, 0);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_SECURITY_KEY);
   g_clear_object (&session);
 
   /* The next start from the saved session says the same. */
-  again = open_session (fixture->endpoint, fixture->dir, ID_KEYS, NULL, &error);
+  again = test_session_new (&fixture->base, ID_KEYS, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (again), ==, ICLOUD_AUTH_STATE_NEEDS_SECURITY_KEY);
   g_assert_false (icloud_session_validate_2fa_code (again, "123456", NULL, &error));
@@ -562,20 +510,20 @@ phones_of_shape (Fixture    *fixture,
   g_autoptr(GListModel) phones = NULL;
   g_autoptr(ICloudTrustedPhone) called = NULL;
 
-  session = open_session (fixture->endpoint, fixture->dir, apple_id, password, &error);
+  session = test_session_new (&fixture->base, apple_id, password, &error);
   g_assert_no_error (error);
   assert_challenge_2fa (session);
 
   phones = icloud_session_get_trusted_phone_numbers (session, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (count (fixture, apple_id, PATH_OPTIONS), ==, expected_option_requests);
+  g_assert_cmpuint (test_count_requests (&fixture->base, apple_id, PATH_OPTIONS), ==, expected_option_requests);
 
   /* The list is of use: an SMS (here a call) to the second phone. */
   g_assert_cmpuint (g_list_model_get_n_items (phones), ==, 2);
   called = g_list_model_get_item (phones, 1);
   g_assert_true (icloud_session_request_2fa_code (session, called, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, apple_id, "7"), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, apple_id, "7"), ==, 1);
 
   return describe_phones (phones);
 }
@@ -598,7 +546,7 @@ test_options_shapes (Fixture       *fixture,
   g_assert_cmpstr (bridge, ==, direct);
 
   /* A page with nothing to read: the JSON is asked for once more. */
-  icloud_mock_server_inject_fault (fixture->server, PATH_OPTIONS,
+  icloud_mock_server_inject_fault (fixture->base.server, PATH_OPTIONS,
                                    ICLOUD_MOCK_FAULT_WRONG_CONTENT_TYPE, 1, 0);
   json = phones_of_shape (fixture, "json@example.com", "json shape", 2);
   g_assert_cmpstr (json, ==, direct);
@@ -633,7 +581,7 @@ test_options_other_process (Fixture       *fixture,
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
   /* One read by each process's sign-in; the list came from the child's. */
-  g_assert_cmpuint (count (fixture, "bridge@example.com", PATH_OPTIONS), ==, 2);
+  g_assert_cmpuint (test_count_requests (&fixture->base, "bridge@example.com", PATH_OPTIONS), ==, 2);
 }
 
 /* Options that cannot be read do not stop the sign-in (a pushed code may
@@ -648,24 +596,24 @@ test_options_unreadable (Fixture       *fixture,
   g_autofree char *code = NULL;
 
   /* Both the page and the JSON of the sign-in are garbage. */
-  icloud_mock_server_inject_fault (fixture->server, PATH_OPTIONS, ICLOUD_MOCK_FAULT_MALFORMED, 2, 0);
+  icloud_mock_server_inject_fault (fixture->base.server, PATH_OPTIONS, ICLOUD_MOCK_FAULT_MALFORMED, 2, 0);
   session = sign_in (fixture, ID_2FA);
   assert_challenge_2fa (session);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_OPTIONS), ==, 2);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_OPTIONS), ==, 2);
 
   phones = icloud_session_get_trusted_phone_numbers (session, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_list_model_get_n_items (phones), ==, 2);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_OPTIONS), ==, 3);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_OPTIONS), ==, 3);
   g_clear_object (&phones);
 
   /* Apple refuses the options: that error, not an empty list. */
   g_clear_object (&session);
-  icloud_mock_server_inject_fault (fixture->server, PATH_OPTIONS, ICLOUD_MOCK_FAULT_503, 1, 30);
-  session = open_session (fixture->endpoint, fixture->dir, ID_2FA, NULL, &error);
+  icloud_mock_server_inject_fault (fixture->base.server, PATH_OPTIONS, ICLOUD_MOCK_FAULT_503, 1, 30);
+  session = test_session_new (&fixture->base, ID_2FA, NULL, &error);
   g_assert_no_error (error);
   assert_challenge_2fa (session);
-  icloud_mock_server_inject_fault (fixture->server, PATH_OPTIONS, ICLOUD_MOCK_FAULT_503, 1, 30);
+  icloud_mock_server_inject_fault (fixture->base.server, PATH_OPTIONS, ICLOUD_MOCK_FAULT_503, 1, 30);
   phones = icloud_session_get_trusted_phone_numbers (session, NULL, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED);
   g_assert_null (phones);
@@ -674,7 +622,7 @@ test_options_unreadable (Fixture       *fixture,
   /* The code route works all the same. */
   g_assert_true (icloud_session_request_2fa_code (session, NULL, NULL, &error));
   g_assert_no_error (error);
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, NULL);
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, NULL);
   g_assert_true (icloud_session_validate_2fa_code (session, code, NULL, &error));
   g_assert_no_error (error);
   assert_trusted (session);
@@ -724,10 +672,10 @@ test_2sa (Fixture       *fixture,
   device = g_list_model_get_item (devices, 1);
   g_assert_true (icloud_session_send_verification_code (session, device, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2SA,
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2SA,
                                                          icloud_trusted_device_get_id (device)), ==, 1);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2SA, "1"), ==, 0);
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2SA, icloud_trusted_device_get_id (device));
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2SA, "1"), ==, 0);
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2SA, icloud_trusted_device_get_id (device));
   g_assert_nonnull (code);
   wrong = wrong_code (code);
 
@@ -743,11 +691,11 @@ test_2sa (Fixture       *fixture,
   assert_trusted (session);
   g_clear_object (&session);
 
-  again = open_session (fixture->endpoint, fixture->dir, ID_2SA, NULL, &error);
+  again = test_session_new (&fixture->base, ID_2SA, NULL, &error);
   g_assert_no_error (error);
   assert_trusted (again);
-  g_assert_cmpuint (count (fixture, ID_2SA, PATH_SRP_INIT), ==, 1);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2SA,
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2SA, PATH_SRP_INIT), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2SA,
                                                          icloud_trusted_device_get_id (device)), ==, 1);
 }
 
@@ -787,7 +735,7 @@ test_wrong_state (Fixture       *fixture,
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_NOT_AUTHENTICATED);
   g_clear_error (&error);
   assert_challenge_2fa (two_factor);
-  g_assert_cmpuint (count (fixture, ID_2FA, "/setup/ws/1/listDevices"), ==, 0);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, "/setup/ws/1/listDevices"), ==, 0);
 
   two_step = sign_in (fixture, ID_2SA);
   list = icloud_session_get_trusted_phone_numbers (two_step, NULL, &error);
@@ -817,17 +765,17 @@ test_cancel_validate (Fixture       *fixture,
   session = sign_in (fixture, ID_2FA);
   g_assert_true (icloud_session_request_2fa_code (session, NULL, NULL, &error));
   g_assert_no_error (error);
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, NULL);
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, NULL);
 
   /* The server holds the answer back; cancel once the code arrived. */
-  icloud_mock_server_inject_fault_full (fixture->server, PATH_DEVICE_CODE,
+  icloud_mock_server_inject_fault_full (fixture->base.server, PATH_DEVICE_CODE,
                                         ICLOUD_MOCK_FAULT_SLOW, 1, 0, 3000);
-  before = count (fixture, ID_2FA, PATH_DEVICE_CODE);
-  icloud_session_validate_2fa_code_async (session, code, cancellable, async_ready, &result);
+  before = test_count_requests (&fixture->base, ID_2FA, PATH_DEVICE_CODE);
+  icloud_session_validate_2fa_code_async (session, code, cancellable, test_async_ready, &result);
   while (result == NULL)
     {
       if (!g_cancellable_is_cancelled (cancellable) &&
-          count (fixture, ID_2FA, PATH_DEVICE_CODE) > before)
+          test_count_requests (&fixture->base, ID_2FA, PATH_DEVICE_CODE) > before)
         g_cancellable_cancel (cancellable);
       g_main_context_iteration (NULL, FALSE);
       g_usleep (1000);
@@ -836,17 +784,17 @@ test_cancel_validate (Fixture       *fixture,
   g_assert_false (icloud_session_validate_2fa_code_finish (session, result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  icloud_mock_server_clear_faults (fixture->server);
+  icloud_mock_server_clear_faults (fixture->base.server);
 
   assert_challenge_2fa (session);
-  g_assert_cmpuint (count (fixture, ID_2FA, PATH_TRUST), ==, 0);
+  g_assert_cmpuint (test_count_requests (&fixture->base, ID_2FA, PATH_TRUST), ==, 0);
 
   /* Usable afterwards. The fake server had already used up that code (as
    * Apple would have): a new one is asked for and checked. */
   g_free (code);
   g_assert_true (icloud_session_request_2fa_code (session, NULL, NULL, &error));
   g_assert_no_error (error);
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, NULL);
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, NULL);
   g_assert_true (icloud_session_validate_2fa_code (session, code, NULL, &error));
   g_assert_no_error (error);
   assert_trusted (session);
@@ -870,43 +818,43 @@ test_async (Fixture       *fixture,
   ICloudSession *session;
 
   g_async_initable_new_async (ICLOUD_TYPE_SESSION, G_PRIORITY_DEFAULT, NULL,
-                              async_ready, &result,
+                              test_async_ready, &result,
                               "apple-id", ID_2FA,
                               "password", password_of (fixture, ID_2FA),
-                              "endpoint", fixture->endpoint,
-                              "cookie-directory", fixture->dir,
+                              "endpoint", fixture->base.endpoint,
+                              "cookie-directory", fixture->base.dir,
                               NULL);
-  source = g_async_result_get_source_object (wait_result (&result));
+  source = g_async_result_get_source_object (test_wait_result (&result));
   object = g_async_initable_new_finish (G_ASYNC_INITABLE (source), result, &error);
   g_assert_no_error (error);
   g_clear_object (&result);
   session = ICLOUD_SESSION (object);
   assert_challenge_2fa (session);
 
-  icloud_session_get_trusted_phone_numbers_async (session, NULL, async_ready, &result);
-  phones = icloud_session_get_trusted_phone_numbers_finish (session, wait_result (&result), &error);
+  icloud_session_get_trusted_phone_numbers_async (session, NULL, test_async_ready, &result);
+  phones = icloud_session_get_trusted_phone_numbers_finish (session, test_wait_result (&result), &error);
   g_assert_no_error (error);
   g_clear_object (&result);
   g_assert_cmpuint (g_list_model_get_n_items (phones), ==, 2);
   phone = g_list_model_get_item (phones, 0);
 
-  icloud_session_request_2fa_code_async (session, phone, NULL, async_ready, &result);
-  g_assert_true (icloud_session_request_2fa_code_finish (session, wait_result (&result), &error));
+  icloud_session_request_2fa_code_async (session, phone, NULL, test_async_ready, &result);
+  g_assert_true (icloud_session_request_2fa_code_finish (session, test_wait_result (&result), &error));
   g_assert_no_error (error);
   g_clear_object (&result);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, "1"), ==, 1);
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, "1");
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, "1"), ==, 1);
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, "1");
   wrong = wrong_code (code);
 
-  icloud_session_validate_2fa_code_async (session, wrong, NULL, async_ready, &result);
-  g_assert_false (icloud_session_validate_2fa_code_finish (session, wait_result (&result), &error));
+  icloud_session_validate_2fa_code_async (session, wrong, NULL, test_async_ready, &result);
+  g_assert_false (icloud_session_validate_2fa_code_finish (session, test_wait_result (&result), &error));
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE);
   g_clear_error (&error);
   g_clear_object (&result);
   assert_challenge_2fa (session);
 
-  icloud_session_validate_2fa_code_async (session, code, NULL, async_ready, &result);
-  g_assert_true (icloud_session_validate_2fa_code_finish (session, wait_result (&result), &error));
+  icloud_session_validate_2fa_code_async (session, code, NULL, test_async_ready, &result);
+  g_assert_true (icloud_session_validate_2fa_code_finish (session, test_wait_result (&result), &error));
   g_assert_no_error (error);
   g_clear_object (&result);
   assert_trusted (session);
@@ -987,13 +935,13 @@ test_secrets_not_logged (Fixture       *fixture,
       session = sign_in (fixture, ID_2FA);
       g_assert_true (icloud_session_request_2fa_code (session, NULL, NULL, &error));
       g_assert_no_error (error);
-      push_code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, NULL);
+      push_code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, NULL);
       phones = icloud_session_get_trusted_phone_numbers (session, NULL, &error);
       g_assert_no_error (error);
       phone = g_list_model_get_item (phones, 1);
       g_assert_true (icloud_session_request_2fa_code (session, phone, NULL, &error));
       g_assert_no_error (error);
-      sms_code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, "2");
+      sms_code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, "2");
       sms_wrong = wrong_code (sms_code);
       g_assert_false (icloud_session_validate_2fa_code (session, sms_wrong, NULL, &error));
       g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE);
@@ -1009,7 +957,7 @@ test_secrets_not_logged (Fixture       *fixture,
       device = g_list_model_get_item (devices, 0);
       g_assert_true (icloud_session_send_verification_code (two_step, device, NULL, &error));
       g_assert_no_error (error);
-      step_code = icloud_mock_server_dup_last_code (fixture->server, ID_2SA,
+      step_code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2SA,
                                                     icloud_trusted_device_get_id (device));
       step_wrong = wrong_code (step_code);
       g_assert_false (icloud_session_validate_verification_code (two_step, device, step_wrong, NULL, &error));
@@ -1036,8 +984,8 @@ test_secrets_not_logged (Fixture       *fixture,
       assert_not_logged (icloud_session_get_client_id (two_step));
 
       /* Nor the trust tokens Apple gave. */
-      trust = session_data (fixture->dir, ID_2FA, "trust_token");
-      step_trust = session_data (fixture->dir, ID_2SA, "trust_token");
+      trust = session_data (fixture->base.dir, ID_2FA, "trust_token");
+      step_trust = session_data (fixture->base.dir, ID_2SA, "trust_token");
       assert_not_logged (trust);
       assert_not_logged (step_trust);
 
@@ -1075,7 +1023,7 @@ test_wrong_code_shapes_hsa2 (Fixture       *fixture,
   for (guint i = 0; i < G_N_ELEMENTS (wrong_code_bodies); i++)
     {
       g_test_message ("%s", wrong_code_bodies[i]);
-      icloud_mock_server_inject_reply (fixture->server, PATH_DEVICE_CODE, 400, wrong_code_bodies[i], 1);
+      icloud_mock_server_inject_reply (fixture->base.server, PATH_DEVICE_CODE, 400, wrong_code_bodies[i], 1);
       g_assert_false (icloud_session_validate_2fa_code (session, "123456", NULL, &error));
       g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE);
       g_clear_error (&error);
@@ -1104,14 +1052,14 @@ test_wrong_code_shapes_hsa (Fixture       *fixture,
     for (guint i = 0; i < G_N_ELEMENTS (wrong_code_bodies); i++)
       {
         g_test_message ("%u %s", status, wrong_code_bodies[i]);
-        icloud_mock_server_inject_reply (fixture->server, PATH_2SA_VALIDATE, status, wrong_code_bodies[i], 1);
+        icloud_mock_server_inject_reply (fixture->base.server, PATH_2SA_VALIDATE, status, wrong_code_bodies[i], 1);
         g_assert_false (icloud_session_validate_verification_code (session, device, "123456", NULL, &error));
         g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE);
         g_clear_error (&error);
       }
 
   /* A 200 that refuses without naming the code is no wrong code. */
-  icloud_mock_server_inject_reply (fixture->server, PATH_2SA_VALIDATE, 200, "{\"hasError\":true}", 1);
+  icloud_mock_server_inject_reply (fixture->base.server, PATH_2SA_VALIDATE, 200, "{\"hasError\":true}", 1);
   g_assert_false (icloud_session_validate_verification_code (session, device, "123456", NULL, &error));
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL);
 }

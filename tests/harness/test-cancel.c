@@ -18,7 +18,7 @@
 #include <string.h>
 #include <icloud-glib/icloud-glib.h>
 
-#include "icloud-mock-server.h"
+#include "test-utils.h"
 
 #define P_AUTH  "/appleauth/auth"
 #define P_SETUP "/setup/ws/1"
@@ -63,10 +63,8 @@ static const char during_derivation[] = "(SRP derivation)";
 /* One point's world */
 
 typedef struct {
-  ICloudMockServer    *server;
-  ICloudEndpoint      *endpoint;
+  TestFixture          base;
   SoupSession         *soup;
-  char                *dir;
   ICloudSession       *session;
   char                *code;
   ICloudTrustedPhone  *phone;
@@ -84,8 +82,8 @@ session_new (Ctx        *ctx,
   return g_object_new (ICLOUD_TYPE_SESSION,
                        "apple-id", apple_id,
                        "password", password,
-                       "endpoint", ctx->endpoint,
-                       "cookie-directory", ctx->dir,
+                       "endpoint", ctx->base.endpoint,
+                       "cookie-directory", ctx->base.dir,
                        "soup-session", ctx->soup,
                        NULL);
 }
@@ -100,14 +98,6 @@ sign_in_ok (Ctx        *ctx,
   g_assert_true (g_initable_init (G_INITABLE (session), NULL, &error));
   g_assert_no_error (error);
   return session;
-}
-
-static guint
-count (Ctx        *ctx,
-       const char *apple_id,
-       const char *path)
-{
-  return icloud_mock_server_count_requests (ctx->server, apple_id, path);
 }
 
 /* The state a new session without password from the directory reaches
@@ -171,7 +161,7 @@ setup_2fa_pushed (Ctx *ctx)
   setup_2fa (ctx);
   g_assert_true (icloud_session_request_2fa_code (ctx->session, NULL, NULL, &error));
   g_assert_no_error (error);
-  ctx->code = icloud_mock_server_dup_last_code (ctx->server, ID_2FA, NULL);
+  ctx->code = icloud_mock_server_dup_last_code (ctx->base.server, ID_2FA, NULL);
 }
 
 static void
@@ -194,7 +184,7 @@ setup_2fa_sms_sent (Ctx *ctx)
   setup_2fa_phone (ctx);
   g_assert_true (icloud_session_request_2fa_code (ctx->session, ctx->phone, NULL, &error));
   g_assert_no_error (error);
-  ctx->code = icloud_mock_server_dup_last_code (ctx->server, ID_2FA,
+  ctx->code = icloud_mock_server_dup_last_code (ctx->base.server, ID_2FA,
                                                 icloud_trusted_phone_get_id (ctx->phone));
 }
 
@@ -225,7 +215,7 @@ setup_2sa_sent (Ctx *ctx)
   setup_2sa_listed (ctx);
   g_assert_true (icloud_session_send_verification_code (ctx->session, ctx->device, NULL, &error));
   g_assert_no_error (error);
-  ctx->code = icloud_mock_server_dup_last_code (ctx->server, ID_2SA,
+  ctx->code = icloud_mock_server_dup_last_code (ctx->base.server, ID_2SA,
                                                 icloud_trusted_device_get_id (ctx->device));
 }
 
@@ -387,7 +377,7 @@ usable_2fa (Ctx *ctx, GError **error)
   /* A new code (Apple may have used the last one up), then the check. */
   if (!icloud_session_request_2fa_code (ctx->session, NULL, NULL, error))
     return FALSE;
-  code = icloud_mock_server_dup_last_code (ctx->server, ID_2FA, NULL);
+  code = icloud_mock_server_dup_last_code (ctx->base.server, ID_2FA, NULL);
   if (!icloud_session_validate_2fa_code (ctx->session, code, NULL, error))
     {
       /* The code of the cancelled call was accepted already: trust. */
@@ -408,7 +398,7 @@ usable_sms (Ctx *ctx, GError **error)
 
   if (!icloud_session_request_2fa_code (ctx->session, ctx->phone, NULL, error))
     return FALSE;
-  code = icloud_mock_server_dup_last_code (ctx->server, ID_2FA, icloud_trusted_phone_get_id (ctx->phone));
+  code = icloud_mock_server_dup_last_code (ctx->base.server, ID_2FA, icloud_trusted_phone_get_id (ctx->phone));
   return icloud_session_validate_2fa_code (ctx->session, code, NULL, error) &&
          icloud_session_get_is_trusted_session (ctx->session);
 }
@@ -430,7 +420,7 @@ usable_2sa (Ctx *ctx, GError **error)
     }
   if (!icloud_session_send_verification_code (ctx->session, ctx->device, NULL, error))
     return FALSE;
-  code = icloud_mock_server_dup_last_code (ctx->server, ID_2SA, icloud_trusted_device_get_id (ctx->device));
+  code = icloud_mock_server_dup_last_code (ctx->base.server, ID_2SA, icloud_trusted_device_get_id (ctx->device));
   if (!icloud_session_validate_verification_code (ctx->session, ctx->device, code, NULL, error))
     return FALSE;
   return icloud_session_get_state (ctx->session) == ICLOUD_AUTH_STATE_AUTHENTICATED;
@@ -580,17 +570,6 @@ files_intact (const char *dir,
 }
 
 static void
-async_ready (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-  g_main_context_wakeup (NULL);
-}
-
-static void
 test_point (gconstpointer data)
 {
   guint index = GPOINTER_TO_UINT (data);
@@ -606,16 +585,9 @@ test_point (gconstpointer data)
   gint64 init_seen = 0;
   gboolean ok;
 
-  ctx.server = icloud_mock_server_new ();
-  icloud_mock_server_load_accounts_from_data (ctx.server, accounts_json, -1, &error);
-  g_assert_no_error (error);
-  icloud_mock_server_start (ctx.server, &error);
-  g_assert_no_error (error);
-  ctx.endpoint = icloud_endpoint_new_for_base_uri (icloud_mock_server_get_base_uri (ctx.server), &error);
-  g_assert_no_error (error);
-  ctx.soup = soup_session_new_with_options ("max-conns", 256, "max-conns-per-host", 64, NULL);
   name = g_strdelimit (g_strdup_printf ("cancel-%s", point->id), "/", '-');
-  ctx.dir = g_build_filename (g_get_user_state_dir (), name, NULL);
+  test_fixture_setup (&ctx.base, accounts_json, name);
+  ctx.soup = soup_session_new_with_options ("max-conns", 256, "max-conns-per-host", 64, NULL);
 
   /* The state before the operation, and what a new session makes of the
    * directory then. */
@@ -624,56 +596,55 @@ test_point (gconstpointer data)
   state_before = ctx.session != NULL ? icloud_session_get_state (ctx.session)
                                      : ICLOUD_AUTH_STATE_SIGNED_OUT;
   if (point->setup == setup_saved_web_session_expired)
-    icloud_mock_server_inject_fault (ctx.server, P_SETUP "/validate", ICLOUD_MOCK_FAULT_450, 1, 0);
+    icloud_mock_server_inject_fault (ctx.base.server, P_SETUP "/validate", ICLOUD_MOCK_FAULT_450, 1, 0);
 
   /* Cancel at the point. */
   if (point->cancel_at == BEFORE_FIRST_REQUEST)
     {
       g_autofree char *log = NULL;
 
-      icloud_mock_server_clear_request_log (ctx.server);
+      icloud_mock_server_clear_request_log (ctx.base.server);
       g_cancellable_cancel (cancellable);
-      point->start (&ctx, cancellable, async_ready, &result);
-      while (result == NULL)
-        g_main_context_iteration (NULL, TRUE);
-      log = icloud_mock_server_dup_request_log (ctx.server);
+      point->start (&ctx, cancellable, test_async_ready, &result);
+      test_wait_result (&result);
+      log = icloud_mock_server_dup_request_log (ctx.base.server);
       if (strstr (log, "\"path\"") != NULL)
         g_string_append_printf (problems, "; a request was sent after the cancellation: %s", log);
     }
   else if (point->cancel_at == DURING_DERIVATION)
     {
-      complete_before = count (&ctx, point->apple_id, P_AUTH "/signin/complete");
-      requests_before = count (&ctx, point->apple_id, P_AUTH "/signin/init");
-      point->start (&ctx, cancellable, async_ready, &result);
+      complete_before = test_count_requests (&ctx.base, point->apple_id, P_AUTH "/signin/complete");
+      requests_before = test_count_requests (&ctx.base, point->apple_id, P_AUTH "/signin/init");
+      point->start (&ctx, cancellable, test_async_ready, &result);
       while (result == NULL)
         {
-          if (init_seen == 0 && count (&ctx, point->apple_id, P_AUTH "/signin/init") > requests_before)
+          if (init_seen == 0 && test_count_requests (&ctx.base, point->apple_id, P_AUTH "/signin/init") > requests_before)
             init_seen = g_get_monotonic_time ();
           /* signin/init was answered (the fake server answers at once):
            * the derivation runs in the worker thread. */
           if (init_seen != 0 && !g_cancellable_is_cancelled (cancellable) &&
               g_get_monotonic_time () - init_seen > (valgrind ? 500 : 100) * G_TIME_SPAN_MILLISECOND)
             {
-              if (count (&ctx, point->apple_id, P_AUTH "/signin/complete") != complete_before)
+              if (test_count_requests (&ctx.base, point->apple_id, P_AUTH "/signin/complete") != complete_before)
                 g_string_append (problems, "; the derivation ended before the cancellation (more iterations needed)");
               g_cancellable_cancel (cancellable);
             }
           g_main_context_iteration (NULL, FALSE);
           g_usleep (1000);
         }
-      if (count (&ctx, point->apple_id, P_AUTH "/signin/complete") != complete_before)
+      if (test_count_requests (&ctx.base, point->apple_id, P_AUTH "/signin/complete") != complete_before)
         g_string_append (problems, "; signin/complete was sent after the cancellation");
     }
   else
     {
-      icloud_mock_server_inject_fault_full (ctx.server, point->cancel_at, ICLOUD_MOCK_FAULT_SLOW,
+      icloud_mock_server_inject_fault_full (ctx.base.server, point->cancel_at, ICLOUD_MOCK_FAULT_SLOW,
                                             1, 0, HOLD_MS);
-      requests_before = count (&ctx, point->apple_id, point->cancel_at);
-      point->start (&ctx, cancellable, async_ready, &result);
+      requests_before = test_count_requests (&ctx.base, point->apple_id, point->cancel_at);
+      point->start (&ctx, cancellable, test_async_ready, &result);
       while (result == NULL)
         {
           if (!g_cancellable_is_cancelled (cancellable) &&
-              count (&ctx, point->apple_id, point->cancel_at) > requests_before)
+              test_count_requests (&ctx.base, point->apple_id, point->cancel_at) > requests_before)
             g_cancellable_cancel (cancellable);
           g_main_context_iteration (NULL, FALSE);
           g_usleep (1000);
@@ -681,7 +652,7 @@ test_point (gconstpointer data)
       if (!g_cancellable_is_cancelled (cancellable))
         g_string_append_printf (problems, "; the operation ended before %s was sent", point->cancel_at);
     }
-  icloud_mock_server_clear_faults (ctx.server);
+  icloud_mock_server_clear_faults (ctx.base.server);
 
   /* G_IO_ERROR_CANCELLED */
   ok = point->finish (&ctx, result, &error);
@@ -697,13 +668,13 @@ test_point (gconstpointer data)
                             state_name (state_before));
 
   /* The files are intact, the saved session loads as before. */
-  files_intact (ctx.dir, problems);
+  files_intact (ctx.base.dir, problems);
   reload_after = reload_state (&ctx, point->apple_id);
   want_reload = point->reload_after ? point->reload_after - 1 : reload_before;
   if (reload_after != want_reload)
     g_string_append_printf (problems, "; a new session without password reaches %s, wanted %s",
                             state_name (reload_after), state_name (want_reload));
-  files_intact (ctx.dir, problems);
+  files_intact (ctx.base.dir, problems);
 
   /* The session is usable. */
   if (!point->usable (&ctx, &error))
@@ -711,9 +682,9 @@ test_point (gconstpointer data)
                             error ? error->message : "wrong state",
                             state_name (icloud_session_get_state (ctx.session)));
   g_clear_error (&error);
-  files_intact (ctx.dir, problems);
+  files_intact (ctx.base.dir, problems);
 
-  g_assert_cmpuint (icloud_mock_server_get_isolation_violations (ctx.server), ==, 0);
+  g_assert_cmpuint (icloud_mock_server_get_isolation_violations (ctx.base.server), ==, 0);
 
   point_ran[index] = TRUE;
   point_held[index] = problems->len == 0;
@@ -737,11 +708,8 @@ test_point (gconstpointer data)
   g_clear_object (&ctx.phone);
   g_clear_object (&ctx.device);
   g_free (ctx.code);
-  icloud_mock_server_stop (ctx.server);
-  g_clear_object (&ctx.server);
-  g_clear_object (&ctx.endpoint);
+  test_fixture_teardown (&ctx.base, NULL);
   g_clear_object (&ctx.soup);
-  g_free (ctx.dir);
 }
 
 static void

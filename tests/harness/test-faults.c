@@ -24,7 +24,7 @@
 #include <glib/gstdio.h>
 #include <icloud-glib/icloud-glib.h>
 
-#include "icloud-mock-server.h"
+#include "test-utils.h"
 
 #define P_AUTH  "/appleauth/auth"
 #define P_SETUP "/setup/ws/1"
@@ -160,10 +160,8 @@ static const char * const outcome_names[N_OUTCOMES] = {
 /* One cell's world */
 
 typedef struct {
-  ICloudMockServer    *server;
-  ICloudEndpoint      *endpoint;
+  TestFixture          base;
   SoupSession         *soup;
-  char                *dir;
   guint                timeout;
   ICloudSession       *session;   /* what the operation ran on */
   char                *code;
@@ -179,8 +177,8 @@ session_new (Cell       *cell,
   return g_object_new (ICLOUD_TYPE_SESSION,
                        "apple-id", apple_id,
                        "password", password,
-                       "endpoint", cell->endpoint,
-                       "cookie-directory", cell->dir,
+                       "endpoint", cell->base.endpoint,
+                       "cookie-directory", cell->base.dir,
                        "timeout", cell->timeout,
                        "soup-session", cell->soup,
                        NULL);
@@ -212,14 +210,6 @@ session_open_ok (Cell       *cell,
   return session;
 }
 
-static guint
-count (Cell       *cell,
-       const char *apple_id,
-       const char *path)
-{
-  return icloud_mock_server_count_requests (cell->server, apple_id, path);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Setups: the state just before the request, without any fault */
 
@@ -248,7 +238,7 @@ static void
 setup_saved_web_session_expired (Cell *cell)
 {
   setup_saved (cell);
-  icloud_mock_server_inject_fault (cell->server, P_SETUP "/validate", ICLOUD_MOCK_FAULT_450, 1, 0);
+  icloud_mock_server_inject_fault (cell->base.server, P_SETUP "/validate", ICLOUD_MOCK_FAULT_450, 1, 0);
 }
 
 static void
@@ -266,7 +256,7 @@ setup_2fa_pushed (Cell *cell)
   setup_2fa (cell);
   g_assert_true (icloud_session_request_2fa_code (cell->session, NULL, NULL, &error));
   g_assert_no_error (error);
-  cell->code = icloud_mock_server_dup_last_code (cell->server, ID_2FA, NULL);
+  cell->code = icloud_mock_server_dup_last_code (cell->base.server, ID_2FA, NULL);
   g_assert_nonnull (cell->code);
 }
 
@@ -291,7 +281,7 @@ setup_2fa_sms_sent (Cell *cell)
   setup_2fa_phone (cell);
   g_assert_true (icloud_session_request_2fa_code (cell->session, cell->phone, NULL, &error));
   g_assert_no_error (error);
-  cell->code = icloud_mock_server_dup_last_code (cell->server, ID_2FA,
+  cell->code = icloud_mock_server_dup_last_code (cell->base.server, ID_2FA,
                                                  icloud_trusted_phone_get_id (cell->phone));
   g_assert_nonnull (cell->code);
 }
@@ -324,7 +314,7 @@ setup_2sa_sent (Cell *cell)
   setup_2sa_listed (cell);
   g_assert_true (icloud_session_send_verification_code (cell->session, cell->device, NULL, &error));
   g_assert_no_error (error);
-  cell->code = icloud_mock_server_dup_last_code (cell->server, ID_2SA,
+  cell->code = icloud_mock_server_dup_last_code (cell->base.server, ID_2SA,
                                                  icloud_trusted_device_get_id (cell->device));
   g_assert_nonnull (cell->code);
 }
@@ -455,7 +445,7 @@ finish_2fa (Cell    *cell,
     return icloud_session_get_is_trusted_session (cell->session);
   if (!icloud_session_request_2fa_code (cell->session, NULL, NULL, error))
     return FALSE;
-  code = icloud_mock_server_dup_last_code (cell->server, ID_2FA, NULL);
+  code = icloud_mock_server_dup_last_code (cell->base.server, ID_2FA, NULL);
   if (!icloud_session_validate_2fa_code (cell->session, code, NULL, error))
     return FALSE;
   return icloud_session_get_state (cell->session) == ICLOUD_AUTH_STATE_AUTHENTICATED &&
@@ -497,7 +487,7 @@ retry_sms (Cell    *cell,
 
   if (!run_sms (cell, error))
     return FALSE;
-  code = icloud_mock_server_dup_last_code (cell->server, ID_2FA,
+  code = icloud_mock_server_dup_last_code (cell->base.server, ID_2FA,
                                            icloud_trusted_phone_get_id (cell->phone));
   return icloud_session_validate_2fa_code (cell->session, code, NULL, error) &&
          icloud_session_get_is_trusted_session (cell->session);
@@ -542,7 +532,7 @@ finish_2sa (Cell    *cell,
     }
   if (!icloud_session_send_verification_code (cell->session, cell->device, NULL, error))
     return FALSE;
-  code = icloud_mock_server_dup_last_code (cell->server, ID_2SA,
+  code = icloud_mock_server_dup_last_code (cell->base.server, ID_2SA,
                                            icloud_trusted_device_get_id (cell->device));
   return icloud_session_validate_verification_code (cell->session, cell->device, code, NULL, error) &&
          icloud_session_get_state (cell->session) == ICLOUD_AUTH_STATE_AUTHENTICATED;
@@ -983,13 +973,8 @@ run_cell (guint row_index,
   g_autoptr(Catcher) catcher = NULL;
   int caught = 0;
 
-  cell.server = icloud_mock_server_new ();
-  icloud_mock_server_load_accounts_from_data (cell.server, accounts_json, -1, &error);
-  g_assert_no_error (error);
-  icloud_mock_server_start (cell.server, &error);
-  g_assert_no_error (error);
-  cell.endpoint = icloud_endpoint_new_for_base_uri (icloud_mock_server_get_base_uri (cell.server), &error);
-  g_assert_no_error (error);
+  name = g_strdup_printf ("faults-%s-%s", row->id, fault->id);
+  test_fixture_setup (&cell.base, accounts_json, name);
   /* A SoupSession per cell, as a caller may bring one: the library then
    * sends each request of a blocking call on a new connection, so that a
    * dropped connection is seen as such (libsoup silently sends a request
@@ -997,9 +982,7 @@ run_cell (guint row_index,
    * cell leaves behind reaches the next one. The library's own sessions
    * are covered by test_blocking_calls_release_connections. */
   cell.soup = soup_session_new_with_options ("max-conns", 256, "max-conns-per-host", 64, NULL);
-  name = g_strdup_printf ("faults-%s-%s", row->id, fault->id);
-  cell.dir = g_build_filename (g_get_user_state_dir (), name, NULL);
-  g_assert_false (g_file_test (cell.dir, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (cell.base.dir, G_FILE_TEST_EXISTS));
   cell.timeout = NORMAL_TIMEOUT_S;
 
   /* 1. the state just before the request, without any fault */
@@ -1015,14 +998,14 @@ run_cell (guint row_index,
   if (fault_index == F_REDIRECT)
     {
       catcher = catcher_new (&caught);
-      icloud_mock_server_set_redirect_target (cell.server, catcher->uri);
+      icloud_mock_server_set_redirect_target (cell.base.server, catcher->uri);
     }
-  before = count (&cell, row->apple_id, row->path);
-  icloud_mock_server_inject_fault_full (cell.server, row->path, fault->mock, fault->count,
+  before = test_count_requests (&cell.base, row->apple_id, row->path);
+  icloud_mock_server_inject_fault_full (cell.base.server, row->path, fault->mock, fault->count,
                                         fault->retry_after, fault->delay_ms);
   ok = row->run (&cell, &error);
-  after = count (&cell, row->apple_id, row->path);
-  icloud_mock_server_clear_faults (cell.server);
+  after = test_count_requests (&cell.base, row->apple_id, row->path);
+  icloud_mock_server_clear_faults (cell.base.server);
   cell.timeout = NORMAL_TIMEOUT_S;
   if (cell.session != NULL)
     g_object_set (cell.session, "timeout", cell.timeout, NULL);
@@ -1064,7 +1047,7 @@ run_cell (guint row_index,
                             state_name (icloud_session_get_state (cell.session)), state_name (want_state));
 
   /* 5. the files: intact, and the saved session loads as it should */
-  files_ok = files_intact (cell.dir, row->setup != setup_nothing || ok, problems);
+  files_ok = files_intact (cell.base.dir, row->setup != setup_nothing || ok, problems);
   if (expected == OK)
     reload_state = row->ok_state;
   else if (fault_index == F_SLOW && row->reload_slow != 0)
@@ -1074,7 +1057,7 @@ run_cell (guint row_index,
   else
     reload_state = row->reload;
   files_ok = reload_reaches (&cell, row->apple_id, reload_state, problems) && files_ok;
-  files_ok = files_intact (cell.dir, reload_state != S_OUT, problems) && files_ok;
+  files_ok = files_intact (cell.base.dir, reload_state != S_OUT, problems) && files_ok;
   result->files_intact = files_ok;
 
   /* 6. recovery is possible once the fault is gone */
@@ -1088,10 +1071,10 @@ run_cell (guint row_index,
                                 cell.session ? state_name (icloud_session_get_state (cell.session)) : "no session");
       }
   }
-  if (!files_intact (cell.dir, FALSE, problems))
+  if (!files_intact (cell.base.dir, FALSE, problems))
     result->files_intact = FALSE;
 
-  g_assert_cmpuint (icloud_mock_server_get_isolation_violations (cell.server), ==, 0);
+  g_assert_cmpuint (icloud_mock_server_get_isolation_violations (cell.base.server), ==, 0);
 
   result->ran = TRUE;
   result->held = problems->len == 0;
@@ -1119,11 +1102,8 @@ run_cell (guint row_index,
   g_clear_object (&cell.phone);
   g_clear_object (&cell.device);
   g_free (cell.code);
-  icloud_mock_server_stop (cell.server);
-  g_clear_object (&cell.server);
-  g_clear_object (&cell.endpoint);
+  test_fixture_teardown (&cell.base, NULL);
   g_clear_object (&cell.soup);
-  g_free (cell.dir);
 }
 
 static void

@@ -26,7 +26,8 @@
 #include <gio/gio.h>
 #include <icloud-glib/icloud-glib.h>
 
-#include "icloud-mock-server.h"
+#include "test-utils.h"
+
 
 #define PASSWORD "correct horse battery staple"
 #define AUTH "/appleauth/auth"
@@ -47,53 +48,25 @@ static const char accounts_json[] =
   "]}";
 
 typedef struct {
-  ICloudMockServer *server;
-  ICloudEndpoint   *endpoint;
-  char             *dir;
-  char             *out;
-  char             *err;
+  TestFixture base;
+  char       *out;
+  char       *err;
 } Fixture;
 
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->server = icloud_mock_server_new ();
-  icloud_mock_server_load_accounts_from_data (f->server, accounts_json, -1, &error);
-  g_assert_no_error (error);
-  icloud_mock_server_start (f->server, &error);
-  g_assert_no_error (error);
-  f->endpoint = icloud_endpoint_new_for_base_uri (icloud_mock_server_get_base_uri (f->server), &error);
-  g_assert_no_error (error);
-  f->dir = g_build_filename (g_get_user_state_dir (), "sessions", NULL);
+  test_fixture_setup (&f->base, accounts_json, "sessions");
 }
 
 static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
-  icloud_mock_server_stop (f->server);
-  g_clear_object (&f->server);
-  g_clear_object (&f->endpoint);
-  g_free (f->dir);
+  test_fixture_teardown (&f->base, data);
   g_free (f->out);
   g_free (f->err);
-}
-
-static ICloudSession *
-open_session (Fixture     *f,
-              const char  *apple_id,
-              const char  *password,
-              GError     **error)
-{
-  return g_initable_new (ICLOUD_TYPE_SESSION, NULL, error,
-                         "apple-id", apple_id,
-                         "password", password,
-                         "endpoint", f->endpoint,
-                         "cookie-directory", f->dir,
-                         NULL);
 }
 
 static void
@@ -101,7 +74,7 @@ sign_in (Fixture    *f,
          const char *apple_id)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(ICloudSession) session = open_session (f, apple_id, PASSWORD, &error);
+  g_autoptr(ICloudSession) session = test_session_new (&f->base, apple_id, PASSWORD, &error);
 
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
@@ -111,7 +84,7 @@ sign_in (Fixture    *f,
 static char *
 only_session_file (Fixture *f)
 {
-  g_autoptr(GDir) dir = g_dir_open (f->dir, 0, NULL);
+  g_autoptr(GDir) dir = g_dir_open (f->base.dir, 0, NULL);
   char *found = NULL;
   const char *name;
 
@@ -120,7 +93,7 @@ only_session_file (Fixture *f)
     if (g_str_has_suffix (name, ".session.json"))
       {
         g_assert_null (found);
-        found = g_build_filename (f->dir, name, NULL);
+        found = g_build_filename (f->base.dir, name, NULL);
       }
   g_assert_nonnull (found);
   return found;
@@ -130,7 +103,7 @@ static guint
 count_files (Fixture    *f,
              const char *infix)
 {
-  g_autoptr(GDir) dir = g_dir_open (f->dir, 0, NULL);
+  g_autoptr(GDir) dir = g_dir_open (f->base.dir, 0, NULL);
   const char *name;
   guint n = 0;
 
@@ -218,9 +191,9 @@ run_cli (Fixture            *f,
 
   g_ptr_array_add (argv, (gpointer) g_getenv ("ICLOUD_AUTH"));
   g_ptr_array_add (argv, (gpointer) "--endpoint-base");
-  g_ptr_array_add (argv, (gpointer) icloud_mock_server_get_base_uri (f->server));
+  g_ptr_array_add (argv, (gpointer) icloud_mock_server_get_base_uri (f->base.server));
   g_ptr_array_add (argv, (gpointer) "--cookie-directory");
-  g_ptr_array_add (argv, f->dir);
+  g_ptr_array_add (argv, f->base.dir);
   for (gsize i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
@@ -291,14 +264,14 @@ test_deep_json_network (Fixture       *f,
   g_autoptr(ICloudSession) session = NULL;
 
   /* The very first request of a sign-in. */
-  icloud_mock_server_inject_fault (f->server, AUTH "/signin/init", ICLOUD_MOCK_FAULT_DEEP_JSON, 1, 0);
-  session = open_session (f, "user@example.com", PASSWORD, &error);
+  icloud_mock_server_inject_fault (f->base.server, AUTH "/signin/init", ICLOUD_MOCK_FAULT_DEEP_JSON, 1, 0);
+  session = test_session_new (&f->base, "user@example.com", PASSWORD, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL);
   g_assert_nonnull (strstr (error->message, "64 levels"));
   g_assert_null (session);
 
   /* And through icloud-auth: an error, not a crash. */
-  icloud_mock_server_inject_fault (f->server, AUTH "/signin/init", ICLOUD_MOCK_FAULT_DEEP_JSON, 1, 0);
+  icloud_mock_server_inject_fault (f->base.server, AUTH "/signin/init", ICLOUD_MOCK_FAULT_DEEP_JSON, 1, 0);
   g_assert_cmpint (cli_login (f, "user@example.com", FALSE),
                    ==, 12 /* PROTOCOL */);
 }
@@ -319,7 +292,7 @@ test_deep_json_session_file (Fixture       *f,
 
   /* Set aside as corrupt: the next start has no session, and does not
    * crash (then or ever after). */
-  session = open_session (f, "user@example.com", NULL, &error);
+  session = test_session_new (&f->base, "user@example.com", NULL, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED);
   g_assert_null (session);
   g_assert_cmpuint (count_files (f, ".corrupt-"), ==, 1);
@@ -341,7 +314,7 @@ test_deep_json_pyicloud (Fixture       *f,
   g_assert_no_error (error);
 
   session = g_object_new (ICLOUD_TYPE_SESSION, "apple-id", "user@example.com",
-                          "endpoint", f->endpoint, "cookie-directory", f->dir, NULL);
+                          "endpoint", f->base.endpoint, "cookie-directory", f->base.dir, NULL);
   g_assert_false (icloud_session_import_pyicloud (session, pydir, &error));
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL);
   g_assert_nonnull (strstr (error->message, "nested deeper"));
@@ -376,8 +349,8 @@ test_apple_id_not_utf8 (Fixture       *f,
   g_async_initable_new_async (ICLOUD_TYPE_SESSION, G_PRIORITY_DEFAULT, NULL, new_cb, &error,
                               "apple-id", "user\xff\xfe@example.com",
                               "password", PASSWORD,
-                              "endpoint", f->endpoint,
-                              "cookie-directory", f->dir,
+                              "endpoint", f->base.endpoint,
+                              "cookie-directory", f->base.dir,
                               NULL);
   while (error == NULL)
     g_main_context_iteration (NULL, TRUE);
@@ -385,24 +358,24 @@ test_apple_id_not_utf8 (Fixture       *f,
   g_clear_error (&error);
 
   /* Blocking, and for the password too. */
-  session = open_session (f, "user\xc3@example.com", PASSWORD, &error);
+  session = test_session_new (&f->base, "user\xc3@example.com", PASSWORD, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_null (session);
   g_clear_error (&error);
-  session = open_session (f, "user@example.com", "pass\xffword", &error);
+  session = test_session_new (&f->base, "user@example.com", "pass\xffword", &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_null (session);
   g_clear_error (&error);
 
   /* A code that is not UTF-8. */
-  session = open_session (f, "user@example.com", PASSWORD, &error);
+  session = test_session_new (&f->base, "user@example.com", PASSWORD, &error);
   g_assert_no_error (error);
   g_assert_false (icloud_session_validate_2fa_code (session, "12\xff", NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
 
   /* Nothing was sent for any of them, and no file was written. */
-  requests = icloud_mock_server_count_requests (f->server, NULL, AUTH "/signin/init");
+  requests = icloud_mock_server_count_requests (f->base.server, NULL, AUTH "/signin/init");
   g_assert_cmpuint (requests, ==, 1);
 
   /* icloud-auth: an exit, no hang (the watchdog would kill it). */
@@ -411,7 +384,7 @@ test_apple_id_not_utf8 (Fixture       *f,
                             (const char * const []) { "login", "--password-stdin", NULL }),
                    ==, 2 /* USAGE */);
   g_assert_nonnull (strstr (f->err, "not valid UTF-8"));
-  g_assert_cmpuint (icloud_mock_server_count_requests (f->server, NULL, AUTH "/signin/init"), ==, requests);
+  g_assert_cmpuint (icloud_mock_server_count_requests (f->base.server, NULL, AUTH "/signin/init"), ==, requests);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -433,17 +406,17 @@ test_distinct_files (Fixture       *f,
     for (guint i = 0; i < 2; i++)
       {
         const char *id = i == 0 ? "user@example.com" : "u.ser@example.com";
-        g_autoptr(ICloudSession) session = open_session (f, id, NULL, &error);
+        g_autoptr(ICloudSession) session = test_session_new (&f->base, id, NULL, &error);
 
         g_assert_no_error (error);
         g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
       }
   g_assert_cmpuint (count_files (f, ".corrupt-"), ==, 0);
-  g_assert_cmpuint (icloud_mock_server_count_requests (f->server, NULL, AUTH "/signin/init"), ==, 2);
+  g_assert_cmpuint (icloud_mock_server_count_requests (f->base.server, NULL, AUTH "/signin/init"), ==, 2);
 
   /* Apple IDs compare without regard to case: one account, one file. */
   {
-    g_autoptr(ICloudSession) session = open_session (f, "USER@Example.com", NULL, &error);
+    g_autoptr(ICloudSession) session = test_session_new (&f->base, "USER@Example.com", NULL, &error);
 
     g_assert_no_error (error);
     g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
@@ -462,8 +435,8 @@ test_control_characters (Fixture       *f,
   g_autoptr(ICloudSession) session = NULL;
 
   /* In error messages: escaped, and short. */
-  icloud_mock_server_inject_fault (f->server, AUTH "/signin/init", ICLOUD_MOCK_FAULT_HOSTILE_TEXT, 1, 0);
-  session = open_session (f, "user@example.com", PASSWORD, &error);
+  icloud_mock_server_inject_fault (f->base.server, AUTH "/signin/init", ICLOUD_MOCK_FAULT_HOSTILE_TEXT, 1, 0);
+  session = test_session_new (&f->base, "user@example.com", PASSWORD, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL);
   g_assert_false (has_control (error->message));
   g_assert_cmpuint (strlen (error->message), <, 400);
@@ -473,7 +446,7 @@ test_control_characters (Fixture       *f,
 
   /* Through icloud-auth, text and JSON: no control character but its own
    * newlines, and the fake line is not a line. */
-  icloud_mock_server_inject_fault (f->server, AUTH "/signin/init", ICLOUD_MOCK_FAULT_HOSTILE_TEXT, 2, 0);
+  icloud_mock_server_inject_fault (f->base.server, AUTH "/signin/init", ICLOUD_MOCK_FAULT_HOSTILE_TEXT, 2, 0);
   g_assert_cmpint (cli_login (f, "user@example.com", FALSE),
                    ==, 12);
   g_assert_false (has_control (f->err));
@@ -513,7 +486,7 @@ test_fifo_session_file (Fixture       *f,
   g_assert_cmpint (g_unlink (path), ==, 0);
   g_assert_cmpint (mkfifo (path, 0600), ==, 0);
 
-  session = open_session (f, "user@example.com", NULL, &error);
+  session = test_session_new (&f->base, "user@example.com", NULL, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE);
   g_assert_nonnull (strstr (error->message, "not a regular file"));
   g_assert_cmpint (CLI (f, NULL, "--apple-id", "user@example.com", "status"), ==, 13 /* STORAGE */);
@@ -535,7 +508,7 @@ test_other_users_file (Fixture       *f,
       return;
     }
 
-  session = open_session (f, "user@example.com", NULL, &error);
+  session = test_session_new (&f->base, "user@example.com", NULL, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE);
   g_assert_nonnull (strstr (error->message, "another user"));
   g_assert_null (session);
@@ -549,9 +522,9 @@ test_minimum_iterations (Fixture       *f,
   g_autoptr(ICloudSession) session = NULL;
 
   /* 999 iterations: refused before any proof (no signin/complete). */
-  session = open_session (f, "few@example.com", PASSWORD, &error);
+  session = test_session_new (&f->base, "few@example.com", PASSWORD, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL);
-  g_assert_cmpuint (icloud_mock_server_count_requests (f->server, "few@example.com",
+  g_assert_cmpuint (icloud_mock_server_count_requests (f->base.server, "few@example.com",
                                                        AUTH "/signin/complete"), ==, 0);
 }
 
@@ -599,7 +572,7 @@ test_password_with_nul (Fixture       *f,
                                                       "login", "--password-stdin", NULL }),
                    ==, 2 /* USAGE */);
   g_assert_nonnull (strstr (f->err, "NUL"));
-  g_assert_cmpuint (icloud_mock_server_count_requests (f->server, NULL, AUTH "/signin/init"), ==, 0);
+  g_assert_cmpuint (icloud_mock_server_count_requests (f->base.server, NULL, AUTH "/signin/init"), ==, 0);
 }
 
 int

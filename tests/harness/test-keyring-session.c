@@ -17,8 +17,8 @@
 #include <libsecret/secret.h>
 #endif
 
-#include "icloud-mock-server.h"
 #include "test-names.h"
+#include "test-utils.h"
 
 #define PASSWORD "correct horse battery staple"
 
@@ -33,38 +33,13 @@ static const char accounts_json[] =
 static char *keyring_dir;
 static char *keyring_file;
 
-typedef struct {
-  ICloudMockServer *server;
-  ICloudEndpoint   *endpoint;
-  char             *dir;
-} Fixture;
+typedef TestFixture Fixture;
 
 static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  user_data)
 {
-  g_autoptr(GError) error = NULL;
-
-  fixture->server = icloud_mock_server_new ();
-  icloud_mock_server_load_accounts_from_data (fixture->server, accounts_json, -1, &error);
-  g_assert_no_error (error);
-  icloud_mock_server_start (fixture->server, &error);
-  g_assert_no_error (error);
-
-  fixture->endpoint = icloud_endpoint_new_for_base_uri (icloud_mock_server_get_base_uri (fixture->server), &error);
-  g_assert_no_error (error);
-
-  fixture->dir = g_build_filename (g_get_user_state_dir (), "icloud-test", NULL);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  user_data)
-{
-  icloud_mock_server_stop (fixture->server);
-  g_clear_object (&fixture->server);
-  g_clear_object (&fixture->endpoint);
-  g_free (fixture->dir);
+  test_fixture_setup (fixture, accounts_json, "icloud-test");
 }
 
 static ICloudSession *
@@ -74,20 +49,8 @@ new_session (Fixture            *fixture,
              ICloudSecretStore   secret_store,
              GError            **error)
 {
-  return g_initable_new (ICLOUD_TYPE_SESSION, NULL, error,
-                         "apple-id", apple_id,
-                         "password", password,
-                         "endpoint", fixture->endpoint,
-                         "cookie-directory", fixture->dir,
-                         "secret-store", secret_store,
-                         NULL);
-}
-
-static guint
-count_srp (Fixture    *fixture,
-           const char *apple_id)
-{
-  return icloud_mock_server_count_requests (fixture->server, apple_id, "/appleauth/auth/signin/init");
+  return test_session_new_full (fixture, apple_id, password, error,
+                                "secret-store", secret_store, NULL);
 }
 
 /* No `*.session.json` at all in the session directory. */
@@ -227,7 +190,7 @@ test_sign_in_and_reuse (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_nonnull (first);
   g_assert_cmpint (icloud_session_get_state (first), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, 1);
+  g_assert_cmpuint (test_count_srp (fixture, apple_id), ==, 1);
   g_object_get (first, "secret-store", &store, NULL);
   g_assert_cmpint (store, ==, ICLOUD_SECRET_STORE_KEYRING);
 
@@ -243,7 +206,7 @@ test_sign_in_and_reuse (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_nonnull (second);
   g_assert_cmpint (icloud_session_get_state (second), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, 1);
+  g_assert_cmpuint (test_count_srp (fixture, apple_id), ==, 1);
   g_clear_object (&second);
   assert_no_session_files (fixture);
 
@@ -255,7 +218,7 @@ test_sign_in_and_reuse (Fixture       *fixture,
                                  NULL);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED);
   g_assert_null (file_session);
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, 1);
+  g_assert_cmpuint (test_count_srp (fixture, apple_id), ==, 1);
 
   /* No token nor cookie value in clear text in any file: not in the
    * session directory, not in any XDG directory, not in libsecret's own
@@ -307,7 +270,7 @@ test_logout (Fixture       *fixture,
   after = new_session (fixture, apple_id, NULL, ICLOUD_SECRET_STORE_KEYRING, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED);
   g_assert_null (after);
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, 1);
+  g_assert_cmpuint (test_count_srp (fixture, apple_id), ==, 1);
 
   /* That attempt may keep a client id (as the file store does), but no
    * token came back. */
@@ -341,7 +304,7 @@ test_unavailable (Fixture       *fixture,
       g_assert_true (g_str_has_prefix (error->message, "The keyring is not available: "));
       g_assert_null (strstr (error->message, PASSWORD));
       g_assert_null (session);
-      g_assert_cmpuint (count_srp (fixture, apple_id), ==, 0);
+      g_assert_cmpuint (test_count_srp (fixture, apple_id), ==, 0);
       assert_no_session_files (fixture);
       return;
     }
@@ -422,7 +385,7 @@ test_cli_keyring (Fixture       *fixture,
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
   g_clear_object (&session);
   assert_no_session_files (fixture);
-  srp = count_srp (fixture, apple_id);
+  srp = test_count_srp (fixture, apple_id);
   g_assert_cmpuint (srp, ==, 1);
 
   {
@@ -446,7 +409,7 @@ test_cli_keyring (Fixture       *fixture,
     g_assert_cmpint (run_cli_status (fixture, apple_id, NULL, NULL, &out), ==, 9);
     assert_cli_state (out, "signed-out");
   }
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, srp);
+  g_assert_cmpuint (test_count_srp (fixture, apple_id), ==, srp);
   /* Still in the keyring after the command-line runs. */
   {
     char *secret = lookup (apple_id);
@@ -470,7 +433,7 @@ test_without_libsecret (Fixture       *fixture,
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_STORAGE);
   g_assert_nonnull (strstr (error->message, "built without libsecret"));
   g_assert_null (session);
-  g_assert_cmpuint (count_srp (fixture, "keyring@example.com"), ==, 0);
+  g_assert_cmpuint (test_count_srp (fixture, "keyring@example.com"), ==, 0);
   assert_no_session_files (fixture);
   /* The lock was taken (and released) in the directory as usual. */
   assert_lock_file (fixture, "keyring@example.com");
@@ -515,7 +478,7 @@ main (int   argc,
 
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
-#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, test_fixture_teardown)
 #ifdef HAVE_LIBSECRET
   ADD ("/keyring-session/sign-in-and-reuse", test_sign_in_and_reuse);
   ADD ("/keyring-session/logout", test_logout);

@@ -12,8 +12,8 @@
 #include <libsoup/soup.h>
 #include <icloud-glib/icloud-glib.h>
 
-#include "icloud-mock-server.h"
 #include "test-names.h"
+#include "test-utils.h"
 
 #define N_ACCOUNTS           500
 #define N_ACCOUNTS_VALGRIND  50
@@ -123,12 +123,10 @@ accounts_json (guint n)
  * server runs as a program of its own ($ICLOUD_MOCK_SERVER) and is asked
  * over its control API (`/_mock/`); the other tests run one in process. */
 typedef struct {
-  ICloudMockServer *server;       /* in process */
+  TestFixture       base;         /* base.server: in process */
   GSubprocess      *process;      /* or as a program */
   GDataInputStream *process_out;
   char             *base_uri;
-  ICloudEndpoint   *endpoint;
-  char             *dir;
   guint             n;
 } Fixture;
 
@@ -147,18 +145,10 @@ fixture_setup (Fixture       *fixture,
 
   fixture->n = GPOINTER_TO_UINT (user_data);
   json = accounts_json (fixture->n);
-  fixture->server = icloud_mock_server_new ();
-  icloud_mock_server_load_accounts_from_data (fixture->server, json, -1, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (icloud_mock_server_get_n_accounts (fixture->server), ==, fixture->n + 4);
-  icloud_mock_server_start (fixture->server, &error);
-  g_assert_no_error (error);
-  fixture->base_uri = g_strdup (icloud_mock_server_get_base_uri (fixture->server));
-
-  fixture->endpoint = icloud_endpoint_new_for_base_uri (fixture->base_uri, &error);
-  g_assert_no_error (error);
-
-  fixture->dir = g_build_filename (g_get_user_state_dir (), "icloud-load", NULL);
+  test_fixture_load (&fixture->base, json);
+  g_assert_cmpuint (icloud_mock_server_get_n_accounts (fixture->base.server), ==, fixture->n + 4);
+  test_fixture_start (&fixture->base, "icloud-load");
+  fixture->base_uri = g_strdup (icloud_mock_server_get_base_uri (fixture->base.server));
 }
 
 static void
@@ -195,19 +185,17 @@ fixture_setup_process (Fixture       *fixture,
         fixture->base_uri = g_strdup (line + strlen ("ICLOUD_MOCK_BASE_URI="));
     }
 
-  fixture->endpoint = icloud_endpoint_new_for_base_uri (fixture->base_uri, &error);
+  fixture->base.endpoint = icloud_endpoint_new_for_base_uri (fixture->base_uri, &error);
   g_assert_no_error (error);
 
-  fixture->dir = g_build_filename (g_get_user_state_dir (), "icloud-load", NULL);
+  fixture->base.dir = g_build_filename (g_get_user_state_dir (), "icloud-load", NULL);
 }
 
 static void
 fixture_teardown (Fixture       *fixture,
                   gconstpointer  user_data)
 {
-  if (fixture->server != NULL)
-    icloud_mock_server_stop (fixture->server);
-  g_clear_object (&fixture->server);
+  test_fixture_teardown (&fixture->base, user_data);
   if (fixture->process != NULL)
     {
       g_autoptr(GError) error = NULL;
@@ -219,9 +207,7 @@ fixture_teardown (Fixture       *fixture,
     }
   g_clear_object (&fixture->process_out);
   g_clear_object (&fixture->process);
-  g_clear_object (&fixture->endpoint);
   g_free (fixture->base_uri);
-  g_free (fixture->dir);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -250,8 +236,8 @@ isolation_violations (Fixture *fixture)
 {
   g_autoptr(JsonNode) node = NULL;
 
-  if (fixture->server != NULL)
-    return icloud_mock_server_get_isolation_violations (fixture->server);
+  if (fixture->base.server != NULL)
+    return icloud_mock_server_get_isolation_violations (fixture->base.server);
   node = control_get (fixture, "isolation-violations");
   return json_object_get_int_member (json_node_get_object (node), "count");
 }
@@ -265,9 +251,9 @@ request_log (Fixture *fixture)
   g_autoptr(GError) error = NULL;
   JsonNode *requests;
 
-  if (fixture->server != NULL)
+  if (fixture->base.server != NULL)
     {
-      log = icloud_mock_server_dup_request_log (fixture->server);
+      log = icloud_mock_server_dup_request_log (fixture->base.server);
       requests = json_from_string (log, &error);
       g_assert_no_error (error);
       return requests;
@@ -510,8 +496,8 @@ start_sign_in (Fixture    *fixture,
                               new_ready, slot,
                               "apple-id", apple_id,
                               "password", password,
-                              "endpoint", fixture->endpoint,
-                              "cookie-directory", fixture->dir,
+                              "endpoint", fixture->base.endpoint,
+                              "cookie-directory", fixture->base.dir,
                               NULL);
 }
 
@@ -790,7 +776,7 @@ test_500_accounts (Fixture       *fixture,
   g_assert_cmpuint (count_in (counts, NULL, SIGNIN_INIT), ==, n + 1);
 
   /* One file per account in the one directory. */
-  dir = g_dir_open (fixture->dir, 0, NULL);
+  dir = g_dir_open (fixture->base.dir, 0, NULL);
   g_assert_nonnull (dir);
   while ((name = g_dir_read_name (dir)) != NULL)
     {
@@ -1020,7 +1006,7 @@ run_two_processes (Fixture *fixture,
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) child = NULL;
   g_autoptr(GString) report = g_string_new (NULL);
-  g_autofree char *path = shared_file (fixture->dir);
+  g_autofree char *path = shared_file (fixture->base.dir);
   gboolean file_exists = g_file_test (path, G_FILE_TEST_EXISTS);
   g_autofree char *ready = g_build_filename (g_get_user_runtime_dir (), "load-child-ready", NULL);
   g_autofree char *attempts = g_strdup_printf ("%u", n_attempts);
@@ -1035,7 +1021,7 @@ run_two_processes (Fixture *fixture,
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_setenv (launcher, "ICLOUD_LOAD_CHILD", "1", TRUE);
   g_subprocess_launcher_setenv (launcher, "TEST_BASE_URI", fixture->base_uri, TRUE);
-  g_subprocess_launcher_setenv (launcher, "TEST_DIR", fixture->dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "TEST_DIR", fixture->base.dir, TRUE);
   g_subprocess_launcher_setenv (launcher, "TEST_READY", ready, TRUE);
   g_subprocess_launcher_setenv (launcher, "TEST_ATTEMPTS", attempts, TRUE);
   if (file_exists)
@@ -1055,7 +1041,7 @@ run_two_processes (Fixture *fixture,
       g_usleep (200);
     }
 
-  run_attempts (fixture->endpoint, fixture->dir, n_attempts, file_exists, "parent", report);
+  run_attempts (fixture->base.endpoint, fixture->base.dir, n_attempts, file_exists, "parent", report);
 
   while (!result.done)
     g_main_context_iteration (NULL, TRUE);
@@ -1088,25 +1074,25 @@ test_two_processes (Fixture       *fixture,
 
   /* Once: the winner's proof is held back SLOW_MS by the server, so the
    * two overlap whoever wins; the loser hears at once. */
-  icloud_mock_server_inject_fault_full (fixture->server, SIGNIN_COMPLETE,
+  icloud_mock_server_inject_fault_full (fixture->base.server, SIGNIN_COMPLETE,
                                         ICLOUD_MOCK_FAULT_SLOW, 1, 0, SLOW_MS);
   tally = run_two_processes (fixture, 1, SLOW_MS);
   g_test_message ("once: the %s won", tally.parent_ok ? "parent" : "child");
   g_assert_cmpuint (tally.ok, ==, 1);
   g_assert_cmpuint (tally.in_use, ==, 1);
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, SHARED_ID, SIGNIN_INIT), ==, 1);
-  icloud_mock_server_clear_faults (fixture->server);
-  assert_file_intact (fixture->dir, TRUE);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, SHARED_ID, SIGNIN_INIT), ==, 1);
+  icloud_mock_server_clear_faults (fixture->base.server);
+  assert_file_intact (fixture->base.dir, TRUE);
 
   /* A third session, without the password, signs in from the file. */
   third = g_initable_new (ICLOUD_TYPE_SESSION, NULL, &error,
                           "apple-id", SHARED_ID,
-                          "endpoint", fixture->endpoint,
-                          "cookie-directory", fixture->dir,
+                          "endpoint", fixture->base.endpoint,
+                          "cookie-directory", fixture->base.dir,
                           NULL);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (third), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, SHARED_ID, SIGNIN_INIT), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, SHARED_ID, SIGNIN_INIT), ==, 1);
   g_assert_true (icloud_session_close (third, NULL, &error));
   g_assert_no_error (error);
 
@@ -1114,28 +1100,28 @@ test_two_processes (Fixture       *fixture,
    * does, each validate held back a little so that they keep meeting. The
    * file parses after every attempt of either, and nothing is ever set
    * aside as corrupt. */
-  icloud_mock_server_inject_fault_full (fixture->server, VALIDATE,
+  icloud_mock_server_inject_fault_full (fixture->base.server, VALIDATE,
                                         ICLOUD_MOCK_FAULT_SLOW, 2 * n_loop, 0, 150);
   tally = run_two_processes (fixture, n_loop, 0);
-  icloud_mock_server_clear_faults (fixture->server);
+  icloud_mock_server_clear_faults (fixture->base.server);
   g_test_message ("loop: %u sign-ins (%u here, %u in the child), %u told the account is in use",
                   tally.ok, tally.parent_ok, tally.child_ok, tally.in_use);
   g_assert_cmpuint (tally.ok, >=, 1);
   /* Both started together: the first ones met. */
   g_assert_cmpuint (tally.in_use, >=, 1);
-  assert_file_intact (fixture->dir, TRUE);
+  assert_file_intact (fixture->base.dir, TRUE);
 
   /* The saved session went through all that and still works; the password
    * was only ever proven once. */
   g_clear_object (&third);
   third = g_initable_new (ICLOUD_TYPE_SESSION, NULL, &error,
                           "apple-id", SHARED_ID,
-                          "endpoint", fixture->endpoint,
-                          "cookie-directory", fixture->dir,
+                          "endpoint", fixture->base.endpoint,
+                          "cookie-directory", fixture->base.dir,
                           NULL);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (third), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, SHARED_ID, SIGNIN_INIT), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, SHARED_ID, SIGNIN_INIT), ==, 1);
   g_assert_cmpuint (isolation_violations (fixture), ==, 0);
 }
 
@@ -1216,8 +1202,8 @@ test_isolation_shared_directory (Fixture       *fixture,
 {
   static const char * const ids[] = { "alice-iso@example.com", "bob-iso@example.com" };
   static const char * const passwords[] = { "alice's password", "bob's password" };
-  g_autofree char *path_a = test_account_file (fixture->dir, ids[0], ".session.json");
-  g_autofree char *path_b = test_account_file (fixture->dir, ids[1], ".session.json");
+  g_autofree char *path_a = test_account_file (fixture->base.dir, ids[0], ".session.json");
+  g_autofree char *path_b = test_account_file (fixture->base.dir, ids[1], ".session.json");
 
   /* With passwords, then from the saved sessions (which sends the web
    * session cookies to validate): both times both at once. */
@@ -1235,7 +1221,7 @@ test_isolation_shared_directory (Fixture       *fixture,
         {
           g_assert_no_error (round.slots[i].error);
           g_assert_cmpint (icloud_session_get_state (round.slots[i].session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-          g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, ids[i], SIGNIN_INIT), ==, 1);
+          g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, ids[i], SIGNIN_INIT), ==, 1);
         }
       g_assert_cmpuint (isolation_violations (fixture), ==, 0);
 
@@ -1245,8 +1231,8 @@ test_isolation_shared_directory (Fixture       *fixture,
       assert_none_in (b, path_a);
       close_round (&round);
     }
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, ids[0], VALIDATE), ==, 1);
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, ids[1], VALIDATE), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, ids[0], VALIDATE), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, ids[1], VALIDATE), ==, 1);
 }
 
 int

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <icloud-glib/icloud-glib.h>
 
-#include "icloud-mock-server.h"
+#include "test-utils.h"
 
 #define PASSWORD "correct horse battery staple"
 
@@ -50,10 +50,9 @@ static const Region global_region = { NULL, "" };
 static const Region china_region = { "china-mainland", "cn-" };
 
 typedef struct {
-  ICloudMockServer *server;
-  SoupSession      *soup;
-  char             *dir;
-  GPtrArray        *sent;     /* SentRequest: what the client put on the wire */
+  TestFixture  base;
+  SoupSession *soup;
+  GPtrArray   *sent;     /* SentRequest: what the client put on the wire */
 } Fixture;
 
 typedef struct {
@@ -96,7 +95,7 @@ static SoupSession *
 new_soup_session (Fixture *fixture)
 {
   g_autoptr(GError) error = NULL;
-  SoupSession *soup = icloud_mock_server_create_soup_session (fixture->server, &error);
+  SoupSession *soup = icloud_mock_server_create_soup_session (fixture->base.server, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (soup);
@@ -112,19 +111,15 @@ fixture_setup (Fixture       *fixture,
   g_autofree char *cert = g_test_build_filename (G_TEST_DIST, "data", "icloud-mock-cert.pem", NULL);
   g_autofree char *key = g_test_build_filename (G_TEST_DIST, "data", "icloud-mock-key.pem", NULL);
 
-  fixture->server = icloud_mock_server_new ();
-  icloud_mock_server_load_accounts_from_data (fixture->server, accounts_json, -1, &error);
+  test_fixture_load (&fixture->base, accounts_json);
+  icloud_mock_server_set_routed (fixture->base.server, cert, key, &error);
   g_assert_no_error (error);
-  icloud_mock_server_set_routed (fixture->server, cert, key, &error);
-  g_assert_no_error (error);
-  g_assert_true (icloud_mock_server_get_routed (fixture->server));
-  icloud_mock_server_start (fixture->server, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_str_has_prefix (icloud_mock_server_get_base_uri (fixture->server), "https://127.0.0.1:"));
+  g_assert_true (icloud_mock_server_get_routed (fixture->base.server));
+  test_fixture_start (&fixture->base, "icloud-test");
+  g_assert_true (g_str_has_prefix (icloud_mock_server_get_base_uri (fixture->base.server), "https://127.0.0.1:"));
 
   fixture->sent = g_ptr_array_new_with_free_func ((GDestroyNotify) sent_request_free);
   fixture->soup = new_soup_session (fixture);
-  fixture->dir = g_build_filename (g_get_user_state_dir (), "icloud-test", NULL);
 }
 
 static void
@@ -132,10 +127,8 @@ fixture_teardown (Fixture       *fixture,
                   gconstpointer  user_data)
 {
   g_clear_object (&fixture->soup);
-  icloud_mock_server_stop (fixture->server);
-  g_clear_object (&fixture->server);
+  test_fixture_teardown (&fixture->base, user_data);
   g_clear_pointer (&fixture->sent, g_ptr_array_unref);
-  g_free (fixture->dir);
 }
 
 static char *
@@ -159,7 +152,7 @@ new_session_object (Fixture      *fixture,
                          "apple-id", apple_id,
                          "password", password,
                          "soup-session", soup ? soup : fixture->soup,
-                         "cookie-directory", fixture->dir,
+                         "cookie-directory", fixture->base.dir,
                          NULL);
 
   return g_object_new (ICLOUD_TYPE_SESSION,
@@ -167,7 +160,7 @@ new_session_object (Fixture      *fixture,
                        "password", password,
                        "region", region->region,
                        "soup-session", soup ? soup : fixture->soup,
-                       "cookie-directory", fixture->dir,
+                       "cookie-directory", fixture->base.dir,
                        NULL);
 }
 
@@ -183,13 +176,6 @@ new_session (Fixture       *fixture,
   if (!g_initable_init (G_INITABLE (session), NULL, error))
     return NULL;
   return g_steal_pointer (&session);
-}
-
-static guint
-count_srp (Fixture    *fixture,
-           const char *apple_id)
-{
-  return icloud_mock_server_count_requests (fixture->server, apple_id, AUTH_PATH "/signin/init");
 }
 
 static char *
@@ -233,7 +219,7 @@ request_log (Fixture    *fixture,
              JsonParser *parser)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *log = icloud_mock_server_dup_request_log (fixture->server);
+  g_autofree char *log = icloud_mock_server_dup_request_log (fixture->base.server);
 
   json_parser_load_from_data (parser, log, -1, &error);
   g_assert_no_error (error);
@@ -397,7 +383,7 @@ test_sign_in (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_nonnull (session);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, 1);
+  g_assert_cmpuint (test_count_srp (&fixture->base, apple_id), ==, 1);
   g_assert_true (json_object_has_member (json_node_get_object (icloud_session_get_account_info (session)), "dsInfo"));
 
   /* SRP on the IDMSA host, accountLogin on the region's setup host. */
@@ -405,7 +391,7 @@ test_sign_in (Fixture       *fixture,
   assert_hosts (fixture, apple_id, &hosts, &n_auth, &n_setup);
   g_assert_cmpuint (n_auth, >=, 2);
   g_assert_cmpuint (n_setup, >=, 1);
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, apple_id,
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, apple_id,
                                                        SETUP_PATH "/accountLogin"), ==, 1);
 }
 
@@ -494,13 +480,13 @@ test_reuse_and_logout (Fixture       *fixture,
   g_assert_true (icloud_session_close (first, NULL, &error));
   g_assert_no_error (error);
   g_clear_object (&first);
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, 1);
+  g_assert_cmpuint (test_count_srp (&fixture->base, apple_id), ==, 1);
 
   second = new_session_object (fixture, region, apple_id, NULL, soup);
   g_assert_true (g_initable_init (G_INITABLE (second), NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (second), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, 1);
+  g_assert_cmpuint (test_count_srp (&fixture->base, apple_id), ==, 1);
   hosts_init (&hosts, icloud_session_get_endpoint (second));
 
   /* validate went to the region's setup host with the web-auth cookie
@@ -522,7 +508,7 @@ test_reuse_and_logout (Fixture       *fixture,
   g_assert_true (icloud_session_logout (second, FALSE, FALSE, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (second), ==, ICLOUD_AUTH_STATE_SIGNED_OUT);
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, apple_id,
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, apple_id,
                                                        SETUP_PATH "/logout"), ==, 1);
 
   after = new_session (fixture, region, apple_id, NULL, &error);
@@ -556,9 +542,9 @@ test_2fa_push (Fixture       *fixture,
       return;
     }
   g_assert_no_error (error);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, apple_id, NULL), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, apple_id, NULL), ==, 1);
 
-  code = icloud_mock_server_dup_last_code (fixture->server, apple_id, NULL);
+  code = icloud_mock_server_dup_last_code (fixture->base.server, apple_id, NULL);
   g_assert_nonnull (code);
   g_assert_true (icloud_session_validate_2fa_code (session, code, NULL, &error));
   g_assert_no_error (error);
@@ -572,14 +558,14 @@ test_2fa_push (Fixture       *fixture,
 
   hosts_init (&hosts, icloud_session_get_endpoint (session));
   assert_hosts (fixture, apple_id, &hosts, &n_auth, &n_setup);
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, apple_id,
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, apple_id,
                                                        AUTH_PATH "/verify/trusteddevice/securitycode"), ==, 1);
 
   g_clear_object (&session);
   again = new_session (fixture, region, apple_id, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (again), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, 1);
+  g_assert_cmpuint (test_count_srp (&fixture->base, apple_id), ==, 1);
 }
 
 /* 2SA on the region's setup host. Skipped without the hsa plugin. */
@@ -613,7 +599,7 @@ test_2sa (Fixture       *fixture,
 
   g_assert_true (icloud_session_send_verification_code (session, device, NULL, &error));
   g_assert_no_error (error);
-  code = icloud_mock_server_dup_last_code (fixture->server, apple_id,
+  code = icloud_mock_server_dup_last_code (fixture->base.server, apple_id,
                                            icloud_trusted_device_get_id (device));
   g_assert_nonnull (code);
   g_assert_true (icloud_session_validate_verification_code (session, device, code, NULL, &error));
@@ -622,7 +608,7 @@ test_2sa (Fixture       *fixture,
 
   hosts_init (&hosts, icloud_session_get_endpoint (session));
   assert_hosts (fixture, apple_id, &hosts, &n_auth, &n_setup);
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, apple_id,
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, apple_id,
                                                        SETUP_PATH "/validateVerificationCode"), ==, 1);
 }
 
@@ -694,7 +680,7 @@ check_cookies_stay (Fixture      *fixture,
   g_assert_no_error (error);
   hosts_init (&home_hosts, icloud_session_get_endpoint (home));
   g_clear_object (&home);
-  icloud_mock_server_clear_request_log (fixture->server);
+  icloud_mock_server_clear_request_log (fixture->base.server);
 
   /* The same account and directory, the other region. */
   other = new_session_object (fixture, other_region, apple_id, NULL, NULL);
@@ -710,7 +696,7 @@ check_cookies_stay (Fixture      *fixture,
   back = new_session (fixture, home_region, apple_id, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (back), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, 0);
+  g_assert_cmpuint (test_count_srp (&fixture->base, apple_id), ==, 0);
 
   log = request_log (fixture, parser);
   for (guint i = 0; i < json_array_get_length (log); i++)
@@ -811,7 +797,7 @@ test_dispatch (Fixture       *fixture,
   g_clear_pointer (&body, g_bytes_unref);
 
   /* The log has the Host of each request. */
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, NULL, SETUP_PATH "/validate"), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, NULL, SETUP_PATH "/validate"), ==, 1);
   {
     g_autoptr(JsonParser) parser = json_parser_new ();
     JsonArray *log = request_log (fixture, parser);
@@ -834,7 +820,7 @@ test_tls_untrusted (Fixture       *fixture,
                     gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketConnectable) connectable = icloud_mock_server_create_connectable (fixture->server);
+  g_autoptr(GSocketConnectable) connectable = icloud_mock_server_create_connectable (fixture->base.server);
   g_autoptr(SoupSession) soup = NULL;
   g_autoptr(GBytes) body = NULL;
   g_autofree char *home_host = g_strconcat ("www.", "icloud", ".com", NULL);
@@ -846,7 +832,7 @@ test_tls_untrusted (Fixture       *fixture,
   body = fetch (soup, "GET", home_host, "/", &status, &error);
   g_assert_null (body);
   g_assert_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, NULL, NULL), ==, 0);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, NULL, NULL), ==, 0);
 }
 
 /* Plain http is refused for anything but loopback. */
@@ -892,7 +878,7 @@ test_unknown_region (Fixture       *fixture,
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_NO_PLUGIN);
   g_assert_nonnull (strstr (error->message, "atlantis"));
   g_assert_null (session);
-  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, NULL, NULL), ==, 0);
+  g_assert_cmpuint (icloud_mock_server_count_requests (fixture->base.server, NULL, NULL), ==, 0);
 }
 
 int

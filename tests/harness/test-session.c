@@ -9,8 +9,8 @@
 #include <glib/gstdio.h>
 #include <icloud-glib/icloud-glib.h>
 
-#include "icloud-mock-server.h"
 #include "test-names.h"
+#include "test-utils.h"
 
 #define PASSWORD "correct horse battery staple"
 
@@ -31,59 +31,13 @@ static const char accounts_json[] =
   " {\"apple_id\": \"china@example.com\", \"password\": \"" PASSWORD "\", \"protocol\": \"s2k\", \"iterations\": 1000, \"region\": \"china-mainland\"}"
   "]}";
 
-typedef struct {
-  ICloudMockServer *server;
-  ICloudEndpoint   *endpoint;
-  char             *dir;
-} Fixture;
+typedef TestFixture Fixture;
 
 static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  user_data)
 {
-  g_autoptr(GError) error = NULL;
-
-  fixture->server = icloud_mock_server_new ();
-  icloud_mock_server_load_accounts_from_data (fixture->server, accounts_json, -1, &error);
-  g_assert_no_error (error);
-  icloud_mock_server_start (fixture->server, &error);
-  g_assert_no_error (error);
-
-  fixture->endpoint = icloud_endpoint_new_for_base_uri (icloud_mock_server_get_base_uri (fixture->server), &error);
-  g_assert_no_error (error);
-
-  fixture->dir = g_build_filename (g_get_user_state_dir (), "icloud-test", NULL);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  user_data)
-{
-  icloud_mock_server_stop (fixture->server);
-  g_clear_object (&fixture->server);
-  g_clear_object (&fixture->endpoint);
-  g_free (fixture->dir);
-}
-
-static ICloudSession *
-new_session (Fixture     *fixture,
-             const char  *apple_id,
-             const char  *password,
-             GError     **error)
-{
-  return g_initable_new (ICLOUD_TYPE_SESSION, NULL, error,
-                         "apple-id", apple_id,
-                         "password", password,
-                         "endpoint", fixture->endpoint,
-                         "cookie-directory", fixture->dir,
-                         NULL);
-}
-
-static guint
-count_srp (Fixture    *fixture,
-           const char *apple_id)
-{
-  return icloud_mock_server_count_requests (fixture->server, apple_id, "/appleauth/auth/signin/init");
+  test_fixture_setup (fixture, accounts_json, "icloud-test");
 }
 
 static char *
@@ -105,7 +59,7 @@ check_signed_in (Fixture    *fixture,
   JsonNode *info;
   GStatBuf st;
 
-  session = new_session (fixture, apple_id, PASSWORD, &error);
+  session = test_session_new (fixture, apple_id, PASSWORD, &error);
   g_assert_no_error (error);
   g_assert_nonnull (session);
 
@@ -116,7 +70,7 @@ check_signed_in (Fixture    *fixture,
   g_assert_nonnull (info);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (info));
   g_assert_true (json_object_has_member (json_node_get_object (info), "dsInfo"));
-  g_assert_cmpuint (count_srp (fixture, apple_id), ==, 1);
+  g_assert_cmpuint (test_count_srp (fixture, apple_id), ==, 1);
   g_assert_nonnull (icloud_session_get_client_id (session));
 
   /* 0600 files in a 0700 directory */
@@ -141,38 +95,15 @@ test_sign_in_s2k_fo (Fixture       *fixture,
 }
 
 static void
-async_ready (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-  *out = g_object_ref (result);
-  g_main_context_wakeup (NULL);
-}
-
-static void
 test_sign_in_async (Fixture       *fixture,
                     gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GObject) object = NULL;
-  g_autoptr(GObject) source = NULL;
+  g_autoptr(ICloudSession) session = NULL;
 
-  g_async_initable_new_async (ICLOUD_TYPE_SESSION, G_PRIORITY_DEFAULT, NULL,
-                              async_ready, &result,
-                              "apple-id", "s2k@example.com",
-                              "password", PASSWORD,
-                              "endpoint", fixture->endpoint,
-                              "cookie-directory", fixture->dir,
-                              NULL);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-
-  source = g_async_result_get_source_object (result);
-  object = g_async_initable_new_finish (G_ASYNC_INITABLE (source), result, &error);
+  session = test_session_new_async (fixture, "s2k@example.com", PASSWORD, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (icloud_session_get_state (ICLOUD_SESSION (object)), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
 }
 
 static void
@@ -184,7 +115,7 @@ check_failure (Fixture    *fixture,
   g_autoptr(GError) error = NULL;
   g_autoptr(ICloudSession) session = NULL;
 
-  session = new_session (fixture, apple_id, password, &error);
+  session = test_session_new (fixture, apple_id, password, &error);
   g_assert_error (error, ICLOUD_ERROR, code);
   g_assert_null (session);
   /* No message ever carries the password. */
@@ -231,7 +162,7 @@ test_throttled (Fixture       *fixture,
 
   /* The error alone carries it too, for a construction that failed. */
   g_clear_object (&session);
-  session = new_session (fixture, "throttled@example.com", PASSWORD, &error);
+  session = test_session_new (fixture, "throttled@example.com", PASSWORD, &error);
   g_assert_null (session);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_THROTTLED);
   g_assert_cmpuint (icloud_error_get_retry_after (error), ==, 120);
@@ -279,7 +210,7 @@ test_repair (Fixture       *fixture,
   check_failure (fixture, "repair@example.com", PASSWORD, ICLOUD_ERROR_REPAIR_REQUIRED);
 
   /* Where Apple lets repair/complete finish it, the sign-in goes on. */
-  session = new_session (fixture, "repair-auto@example.com", PASSWORD, &error);
+  session = test_session_new (fixture, "repair-auto@example.com", PASSWORD, &error);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
   g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, NULL, "/appleauth/auth/repair/complete"), >=, 1);
@@ -297,7 +228,7 @@ test_no_password (Fixture       *fixture,
                   gconstpointer  user_data)
 {
   check_failure (fixture, "s2k@example.com", NULL, ICLOUD_ERROR_AUTH_REQUIRED);
-  g_assert_cmpuint (count_srp (fixture, "s2k@example.com"), ==, 0);
+  g_assert_cmpuint (test_count_srp (fixture, "s2k@example.com"), ==, 0);
 }
 
 static void
@@ -318,7 +249,7 @@ test_reuse_same_process (Fixture       *fixture,
   g_autoptr(ICloudSession) first = NULL;
   g_autoptr(ICloudSession) second = NULL;
 
-  first = new_session (fixture, "reuse@example.com", PASSWORD, &error);
+  first = test_session_new (fixture, "reuse@example.com", PASSWORD, &error);
   g_assert_no_error (error);
   g_assert_true (icloud_session_close (first, NULL, &error));
   g_assert_no_error (error);
@@ -328,10 +259,10 @@ test_reuse_same_process (Fixture       *fixture,
   g_clear_error (&error);
   g_clear_object (&first);
 
-  second = new_session (fixture, "reuse@example.com", NULL, &error);
+  second = test_session_new (fixture, "reuse@example.com", NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (second), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (count_srp (fixture, "reuse@example.com"), ==, 1);
+  g_assert_cmpuint (test_count_srp (fixture, "reuse@example.com"), ==, 1);
   g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, "reuse@example.com",
                                                        "/setup/ws/1/validate"), ==, 1);
 }
@@ -361,10 +292,10 @@ test_reuse_other_process (Fixture       *fixture,
     }
 
   {
-    g_autoptr(ICloudSession) first = new_session (fixture, "reuse@example.com", PASSWORD, &error);
+    g_autoptr(ICloudSession) first = test_session_new (fixture, "reuse@example.com", PASSWORD, &error);
     g_assert_no_error (error);
   }
-  g_assert_cmpuint (count_srp (fixture, "reuse@example.com"), ==, 1);
+  g_assert_cmpuint (test_count_srp (fixture, "reuse@example.com"), ==, 1);
 
   g_setenv ("TEST_BASE_URI", icloud_mock_server_get_base_uri (fixture->server), TRUE);
   g_setenv ("TEST_DIR", fixture->dir, TRUE);
@@ -372,7 +303,7 @@ test_reuse_other_process (Fixture       *fixture,
   g_test_trap_assert_passed ();
 
   /* The fake server's log: the second process made no SRP request. */
-  g_assert_cmpuint (count_srp (fixture, "reuse@example.com"), ==, 1);
+  g_assert_cmpuint (test_count_srp (fixture, "reuse@example.com"), ==, 1);
   g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, "reuse@example.com",
                                                        "/setup/ws/1/validate"), ==, 1);
 }
@@ -384,7 +315,7 @@ test_force_refresh (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autoptr(ICloudSession) session = NULL;
 
-  session = new_session (fixture, "reuse@example.com", PASSWORD, &error);
+  session = test_session_new (fixture, "reuse@example.com", PASSWORD, &error);
   g_assert_no_error (error);
   g_assert_true (icloud_session_authenticate (session, TRUE, NULL, &error));
   g_assert_no_error (error);
@@ -394,7 +325,7 @@ test_force_refresh (Fixture       *fixture,
                                                        "/setup/ws/1/validate"), ==, 0);
   g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, "reuse@example.com",
                                                        "/setup/ws/1/accountLogin"), ==, 2);
-  g_assert_cmpuint (count_srp (fixture, "reuse@example.com"), ==, 1);
+  g_assert_cmpuint (test_count_srp (fixture, "reuse@example.com"), ==, 1);
 }
 
 static void
@@ -405,21 +336,21 @@ test_expired_session (Fixture       *fixture,
   g_autoptr(ICloudSession) session = NULL;
   g_autoptr(ICloudSession) again = NULL;
 
-  session = new_session (fixture, "reuse@example.com", PASSWORD, &error);
+  session = test_session_new (fixture, "reuse@example.com", PASSWORD, &error);
   g_assert_no_error (error);
   g_clear_object (&session);
 
   /* Apple forgot the web session and the token: without a password the
    * saved session is of no use, with one SRP runs again. */
   icloud_mock_server_expire_sessions (fixture->server, "reuse@example.com");
-  session = new_session (fixture, "reuse@example.com", NULL, &error);
+  session = test_session_new (fixture, "reuse@example.com", NULL, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED);
   g_clear_error (&error);
 
-  again = new_session (fixture, "reuse@example.com", PASSWORD, &error);
+  again = test_session_new (fixture, "reuse@example.com", PASSWORD, &error);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (again), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (count_srp (fixture, "reuse@example.com"), ==, 2);
+  g_assert_cmpuint (test_count_srp (fixture, "reuse@example.com"), ==, 2);
 }
 
 static void
@@ -439,7 +370,7 @@ test_corrupt_file (Fixture       *fixture,
   g_file_set_contents (path, "{\"version\": 1, \"data\": [garbage", -1, &error);
   g_assert_no_error (error);
 
-  session = new_session (fixture, "reuse@example.com", PASSWORD, &error);
+  session = test_session_new (fixture, "reuse@example.com", PASSWORD, &error);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
 
@@ -459,7 +390,7 @@ test_logout (Fixture       *fixture,
   g_autoptr(ICloudSession) session = NULL;
   g_autoptr(ICloudSession) after = NULL;
 
-  session = new_session (fixture, "reuse@example.com", PASSWORD, &error);
+  session = test_session_new (fixture, "reuse@example.com", PASSWORD, &error);
   g_assert_no_error (error);
   g_assert_true (icloud_session_logout (session, FALSE, FALSE, NULL, &error));
   g_assert_no_error (error);
@@ -467,7 +398,7 @@ test_logout (Fixture       *fixture,
   g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, "reuse@example.com",
                                                        "/setup/ws/1/logout"), ==, 1);
 
-  after = new_session (fixture, "reuse@example.com", NULL, &error);
+  after = test_session_new (fixture, "reuse@example.com", NULL, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED);
   g_assert_null (after);
 }
@@ -493,7 +424,7 @@ test_lock (Fixture       *fixture,
   /* While one signs in, the other is told the account is in use. The
    * store takes the lock in its worker, so which of the two holds it first
    * is a race: exactly one of them must be refused, with STORAGE. */
-  icloud_session_authenticate_async (first, FALSE, NULL, async_ready, &result);
+  icloud_session_authenticate_async (first, FALSE, NULL, test_async_ready, &result);
   {
     g_autoptr(GError) second_error = NULL;
     g_autoptr(GError) first_error = NULL;
@@ -507,8 +438,7 @@ test_lock (Fixture       *fixture,
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
     g_clear_error (&error);
 
-    while (result == NULL)
-      g_main_context_iteration (NULL, TRUE);
+    test_wait_result (&result);
     first_ok = icloud_session_authenticate_finish (first, result, &first_error);
 
     g_assert_true (first_ok != second_ok);
@@ -565,7 +495,7 @@ test_cancel_steps (Fixture       *fixture,
         }
       before = icloud_mock_server_count_requests (fixture->server, NULL, step);
 
-      icloud_session_authenticate_async (session, FALSE, cancellable, async_ready, &result);
+      icloud_session_authenticate_async (session, FALSE, cancellable, test_async_ready, &result);
       while (result == NULL)
         {
           if (i > 0 && !g_cancellable_is_cancelled (cancellable) &&
@@ -587,7 +517,7 @@ test_cancel_steps (Fixture       *fixture,
 
       /* And the saved session is intact for the next start. */
       g_clear_object (&session);
-      session = new_session (fixture, "cancel@example.com", NULL, &error);
+      session = test_session_new (fixture, "cancel@example.com", NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
 
@@ -636,9 +566,8 @@ test_main_loop_responsive (Fixture       *fixture,
 
   id = g_timeout_add (5, tick, &ticker);
   start = g_get_monotonic_time ();
-  icloud_session_authenticate_async (session, FALSE, NULL, async_ready, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  icloud_session_authenticate_async (session, FALSE, NULL, test_async_ready, &result);
+  test_wait_result (&result);
   total = g_get_monotonic_time () - start;
   g_source_remove (id);
 
@@ -788,11 +717,11 @@ test_421_retried_once (Fixture       *fixture,
 
   /* One 421 is a misdirected connection: sent again on a new one. */
   icloud_mock_server_inject_fault (fixture->server, "/setup/ws/1/accountLogin", "421", 1, 0);
-  session = new_session (fixture, "s2k@example.com", PASSWORD, &error);
+  session = test_session_new (fixture, "s2k@example.com", PASSWORD, &error);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
   g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, NULL, "/setup/ws/1/accountLogin"), ==, 2);
-  g_assert_cmpuint (count_srp (fixture, "s2k@example.com"), ==, 1);
+  g_assert_cmpuint (test_count_srp (fixture, "s2k@example.com"), ==, 1);
 }
 
 static void
@@ -804,7 +733,7 @@ test_421_twice (Fixture       *fixture,
 
   /* Twice is an answer: sign in again. */
   icloud_mock_server_inject_fault (fixture->server, "/setup/ws/1/accountLogin", "421", 2, 0);
-  session = new_session (fixture, "s2k@example.com", PASSWORD, &error);
+  session = test_session_new (fixture, "s2k@example.com", PASSWORD, &error);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_AUTH_REQUIRED);
   g_assert_cmpuint (icloud_mock_server_count_requests (fixture->server, NULL, "/setup/ws/1/accountLogin"), ==, 2);
 }
@@ -827,7 +756,7 @@ test_throttle_retries (Fixture       *fixture,
                             NULL);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
-  g_assert_cmpuint (count_srp (fixture, "s2k@example.com"), ==, 2);
+  g_assert_cmpuint (test_count_srp (fixture, "s2k@example.com"), ==, 2);
 
   /* A password proof is never repeated. */
   g_clear_object (&session);
@@ -872,7 +801,7 @@ test_password_sign_in_limit (Fixture       *fixture,
           g_assert_cmpuint (icloud_error_get_retry_after (error), <=, 15 * 60);
         }
     }
-  g_assert_cmpuint (count_srp (fixture, "reuse@example.com"), ==, 2);
+  g_assert_cmpuint (test_count_srp (fixture, "reuse@example.com"), ==, 2);
 }
 
 static void
@@ -1014,7 +943,7 @@ assert_china_wrong_region (Fixture  *fixture,
                            gboolean  plugin_loaded)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(ICloudSession) session = new_session (fixture, "china@example.com", PASSWORD, &error);
+  g_autoptr(ICloudSession) session = test_session_new (fixture, "china@example.com", PASSWORD, &error);
 
   g_assert_null (session);
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_WRONG_REGION);
@@ -1060,7 +989,7 @@ test_china_without_plugin (void)
 
       fixture_setup (&fixture, NULL);
       assert_china_wrong_region (&fixture, FALSE);
-      fixture_teardown (&fixture, NULL);
+      test_fixture_teardown (&fixture, NULL);
       return;
     }
 
@@ -1119,7 +1048,7 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
-#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, test_fixture_teardown)
   ADD ("/session/sign-in/s2k", test_sign_in_s2k);
   ADD ("/session/sign-in/s2k_fo", test_sign_in_s2k_fo);
   ADD ("/session/sign-in/async", test_sign_in_async);
@@ -1154,7 +1083,7 @@ main (int   argc,
   for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
     {
       g_autofree char *path = g_strdup_printf ("/session/error/service-error/%s", shapes[i].name);
-      g_test_add (path, Fixture, &shapes[i], fixture_setup, test_core_and_plugin, fixture_teardown);
+      g_test_add (path, Fixture, &shapes[i], fixture_setup, test_core_and_plugin, test_fixture_teardown);
     }
 
   return g_test_run ();

@@ -25,44 +25,32 @@
 #include <glib/gstdio.h>
 #include <icloud-glib/icloud-glib.h>
 
-#include "icloud-mock-server.h"
 #include "test-names.h"
+#include "test-utils.h"
 
 #define ID_2FA       "2fa@example.com"
 #define PASSWORD_2FA "two factor"   /* data/accounts.json */
 
 typedef struct {
-  ICloudMockServer *server;
-  ICloudEndpoint   *endpoint;
-  char             *dir;
-  char             *file_name;   /* of the session file, in dir */
-  int               inotify_fd;
+  TestFixture base;
+  char       *file_name;   /* of the session file, in base.dir */
+  int         inotify_fd;
 } Fixture;
 
 static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  user_data)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *path = NULL;
 
-  fixture->server = icloud_mock_server_new ();
-  icloud_mock_server_load_accounts (fixture->server, g_getenv ("ICLOUD_MOCK_ACCOUNTS"), &error);
-  g_assert_no_error (error);
-  icloud_mock_server_start (fixture->server, &error);
-  g_assert_no_error (error);
-  fixture->endpoint = icloud_endpoint_new_for_base_uri (icloud_mock_server_get_base_uri (fixture->server),
-                                                        &error);
-  g_assert_no_error (error);
-
-  fixture->dir = g_build_filename (g_get_user_state_dir (), "sessions", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (fixture->dir, 0700), ==, 0);
-  path = test_account_file (fixture->dir, ID_2FA, ".session.json");
+  test_fixture_setup (&fixture->base, NULL, "sessions");
+  g_assert_cmpint (g_mkdir_with_parents (fixture->base.dir, 0700), ==, 0);
+  path = test_account_file (fixture->base.dir, ID_2FA, ".session.json");
   fixture->file_name = g_path_get_basename (path);
 
   fixture->inotify_fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
   g_assert_cmpint (fixture->inotify_fd, >=, 0);
-  g_assert_cmpint (inotify_add_watch (fixture->inotify_fd, fixture->dir,
+  g_assert_cmpint (inotify_add_watch (fixture->inotify_fd, fixture->base.dir,
                                       IN_MOVED_TO | IN_DELETE), >=, 0);
 
   /* From here on, this thread owns the default main context. */
@@ -75,10 +63,7 @@ fixture_teardown (Fixture       *fixture,
 {
   g_main_context_release (NULL);
   close (fixture->inotify_fd);
-  icloud_mock_server_stop (fixture->server);
-  g_clear_object (&fixture->server);
-  g_clear_object (&fixture->endpoint);
-  g_free (fixture->dir);
+  test_fixture_teardown (&fixture->base, user_data);
   g_free (fixture->file_name);
 }
 
@@ -126,46 +111,16 @@ assert_writes (Fixture *fixture,
   g_assert_cmpuint (r, ==, removals);
 }
 
-static void
-async_ready (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  g_assert_null (*out);
-  *out = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **result)
-{
-  while (*result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return *result;
-}
-
 static ICloudSession *
 new_session_async (Fixture    *fixture,
                    const char *password)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GObject) source = NULL;
   g_autoptr(GError) error = NULL;
-  GObject *object;
+  ICloudSession *session = test_session_new_async (&fixture->base, ID_2FA, password, &error);
 
-  g_async_initable_new_async (ICLOUD_TYPE_SESSION, G_PRIORITY_DEFAULT, NULL,
-                              async_ready, &result,
-                              "apple-id", ID_2FA,
-                              "password", password,
-                              "endpoint", fixture->endpoint,
-                              "cookie-directory", fixture->dir,
-                              NULL);
-  source = g_async_result_get_source_object (wait_result (&result));
-  object = g_async_initable_new_finish (G_ASYNC_INITABLE (source), result, &error);
   g_assert_no_error (error);
-  g_assert_nonnull (object);
-  return ICLOUD_SESSION (object);
+  g_assert_nonnull (session);
+  return session;
 }
 
 static void
@@ -174,11 +129,11 @@ close_async (ICloudSession *session)
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
 
-  icloud_session_close_async (session, NULL, async_ready, &result);
+  icloud_session_close_async (session, NULL, test_async_ready, &result);
   /* Closed at once; the callback comes from the main loop, after the save. */
   g_assert_null (result);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_CLOSED);
-  g_assert_true (icloud_session_close_finish (session, wait_result (&result), &error));
+  g_assert_true (icloud_session_close_finish (session, test_wait_result (&result), &error));
   g_assert_no_error (error);
 }
 
@@ -194,7 +149,7 @@ test_2fa_async (Fixture       *fixture,
   g_autoptr(GAsyncResult) second = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *code = NULL;
-  g_autofree char *path = g_build_filename (fixture->dir, fixture->file_name, NULL);
+  g_autofree char *path = g_build_filename (fixture->base.dir, fixture->file_name, NULL);
 
   /* Password: Apple asks for a code. One operation, one write. */
   session = new_session_async (fixture, PASSWORD_2FA);
@@ -203,23 +158,23 @@ test_2fa_async (Fixture       *fixture,
 
   /* Ask for a code. While the operation runs (its load in the worker
    * included), the session is busy. */
-  icloud_session_request_2fa_code_async (session, NULL, NULL, async_ready, &result);
-  icloud_session_request_2fa_code_async (session, NULL, NULL, async_ready, &second);
-  g_assert_false (icloud_session_request_2fa_code_finish (session, wait_result (&second), &error));
+  icloud_session_request_2fa_code_async (session, NULL, NULL, test_async_ready, &result);
+  icloud_session_request_2fa_code_async (session, NULL, NULL, test_async_ready, &second);
+  g_assert_false (icloud_session_request_2fa_code_finish (session, test_wait_result (&second), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
   g_clear_error (&error);
-  g_assert_true (icloud_session_request_2fa_code_finish (session, wait_result (&result), &error));
+  g_assert_true (icloud_session_request_2fa_code_finish (session, test_wait_result (&result), &error));
   g_assert_no_error (error);
   g_clear_object (&result);
-  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->server, ID_2FA, NULL), ==, 1);
+  g_assert_cmpuint (icloud_mock_server_count_codes_sent (fixture->base.server, ID_2FA, NULL), ==, 1);
   /* Nothing the session keeps changed: no write at all. */
   assert_writes (fixture, 0, 0);
 
   /* The code: validate → trust → accountLogin, one operation, one write. */
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, NULL);
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, NULL);
   g_assert_nonnull (code);
-  icloud_session_validate_2fa_code_async (session, code, NULL, async_ready, &result);
-  g_assert_true (icloud_session_validate_2fa_code_finish (session, wait_result (&result), &error));
+  icloud_session_validate_2fa_code_async (session, code, NULL, test_async_ready, &result);
+  g_assert_true (icloud_session_validate_2fa_code_finish (session, test_wait_result (&result), &error));
   g_assert_no_error (error);
   g_clear_object (&result);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
@@ -238,8 +193,8 @@ test_2fa_async (Fixture       *fixture,
   assert_writes (fixture, 0, 0);
 
   /* Logout without keeping anything: the file is removed, nothing else. */
-  icloud_session_logout_async (restored, FALSE, FALSE, NULL, async_ready, &result);
-  g_assert_true (icloud_session_logout_finish (restored, wait_result (&result), &error));
+  icloud_session_logout_async (restored, FALSE, FALSE, NULL, test_async_ready, &result);
+  g_assert_true (icloud_session_logout_finish (restored, test_wait_result (&result), &error));
   g_assert_no_error (error);
   g_clear_object (&result);
   g_assert_cmpint (icloud_session_get_state (restored), ==, ICLOUD_AUTH_STATE_SIGNED_OUT);
@@ -251,8 +206,8 @@ test_2fa_async (Fixture       *fixture,
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
 
   /* A closed session fails at once, as before. */
-  icloud_session_authenticate_async (restored, FALSE, NULL, async_ready, &result);
-  g_assert_false (icloud_session_authenticate_finish (restored, wait_result (&result), &error));
+  icloud_session_authenticate_async (restored, FALSE, NULL, test_async_ready, &result);
+  g_assert_false (icloud_session_authenticate_finish (restored, test_wait_result (&result), &error));
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_CLOSED);
 }
 
@@ -270,8 +225,8 @@ test_blocking_twins (Fixture       *fixture,
   session = g_initable_new (ICLOUD_TYPE_SESSION, NULL, &error,
                             "apple-id", ID_2FA,
                             "password", PASSWORD_2FA,
-                            "endpoint", fixture->endpoint,
-                            "cookie-directory", fixture->dir,
+                            "endpoint", fixture->base.endpoint,
+                            "cookie-directory", fixture->base.dir,
                             NULL);
   g_assert_no_error (error);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
@@ -280,7 +235,7 @@ test_blocking_twins (Fixture       *fixture,
   g_assert_true (icloud_session_request_2fa_code (session, NULL, NULL, &error));
   g_assert_no_error (error);
   assert_writes (fixture, 0, 0);
-  code = icloud_mock_server_dup_last_code (fixture->server, ID_2FA, NULL);
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_2FA, NULL);
   g_assert_true (icloud_session_validate_2fa_code (session, code, NULL, &error));
   g_assert_no_error (error);
   assert_writes (fixture, 1, 0);

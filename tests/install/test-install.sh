@@ -33,8 +33,17 @@ pass() { echo "ok - $*"; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/icloud-install-XXXXXX")
 server_pid=""
+# `run` is a function, so the `run icloud-mock-server &` below is a subshell
+# and the server its child: stop both, or the server outlives the test.
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  pkill -P "$server_pid" 2>/dev/null || true
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  stop_server
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -126,7 +135,7 @@ n_served=$(run /usr/bin/python3 -c 'import json, sys, urllib.request; print(json
   fail "the control API of the installed server"
 [ "$n_served" = "$n_default" ] && [ "$n_default" -gt 0 ] ||
   fail "the installed server serves $n_served accounts, its default file has $n_default"
-kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+stop_server
 pass "installed icloud-mock-server serves the $n_default default accounts at $base"
 
 # The guide holds each example verbatim.
