@@ -44,6 +44,8 @@ mock_account_free (MockAccount *account)
   g_free (account->first_name);
   g_free (account->last_name);
   g_free (account->dsid);
+  g_free (account->apns_topic);
+  g_free (account->ws_host);
   g_clear_pointer (&account->trust_tokens, g_hash_table_unref);
   g_clear_pointer (&account->codes, g_hash_table_unref);
   g_free (account);
@@ -272,6 +274,40 @@ parse_account (JsonNode *node, guint index, GError **error)
 
   s = get_string_member (obj, "options_shape");
   account->options_bridge = (s != NULL && g_str_equal (s, "bridge"));
+
+  /* the HSA2 bridge (hsa2-bridge.md §g.1) */
+  account->bridge = get_bool_member (obj, "bridge", FALSE);
+  s = get_string_member (obj, "bridge_protocol");
+  if (s != NULL && !g_str_equal (s, "flowid") && !g_str_equal (s, "sessionUUID"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "account %s: \"bridge_protocol\" must be \"flowid\" or \"sessionUUID\"",
+                   account->apple_id);
+      return NULL;
+    }
+  account->bridge_session_uuid = (s != NULL && g_str_equal (s, "sessionUUID"));
+  s = get_string_member (obj, "txnid_suffix");
+  if (s != NULL && !g_str_equal (s, "_S") && !g_str_equal (s, "_W"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "account %s: \"txnid_suffix\" must be \"_S\" or \"_W\"", account->apple_id);
+      return NULL;
+    }
+  account->bridge_legacy = (s != NULL && g_str_equal (s, "_W"));
+  s = get_string_member (obj, "bridge_push_service");
+  account->bridge_push_down = (s != NULL && g_str_equal (s, "down"));
+  account->bridge_final_step = json_object_get_int_member_with_default (obj, "final_next_step", 6);
+  if (account->bridge_final_step != 6 && account->bridge_final_step != 4)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "account %s: \"final_next_step\" must be 6 or 4", account->apple_id);
+      return NULL;
+    }
+  account->apns_topic = g_strdup (json_object_get_string_member_with_default (obj, "apns_topic",
+                                                                              "com.apple.idmsauthwidget"));
+  account->ws_host = g_strdup (json_object_get_string_member_with_default (obj, "ws_host",
+                                                                           "websocket.push.apple.com"));
+  account->source_app_id = json_object_get_int_member_with_default (obj, "source_app_id", 1159);
 
   member = json_object_get_member (obj, "security_keys");
   if (member != NULL && JSON_NODE_HOLDS_ARRAY (member))

@@ -166,6 +166,7 @@ mock_invalidate_account (ICloudMockServer *self,
 {
   g_hash_table_foreach (self->auth_sessions, invalidate_one, (gpointer) account_key);
   drop_invalid_tokens (self);
+  mock_bridge_forget_account (self, account_key);
 }
 
 static void
@@ -185,9 +186,9 @@ mock_random_code (void)
   return g_strdup_printf ("%06u", n % 1000000);
 }
 
-static void
-send_code (MockAccount *account,
-           const char  *target)
+MockCode *
+mock_send_code (MockAccount *account,
+                const char  *target)
 {
   MockCode *code = g_hash_table_lookup (account->codes, target);
 
@@ -200,6 +201,7 @@ send_code (MockAccount *account,
   code->code = mock_random_code ();
   code->sent++;
   code->used = FALSE;
+  return code;
 }
 
 /* One-shot check of a code sent to @target. */
@@ -256,9 +258,9 @@ body_string (MockRequest *r,
   return json_node_get_string (node);
 }
 
-static const char *
-request_header (MockRequest *r,
-                const char  *name)
+const char *
+mock_request_header (MockRequest *r,
+                     const char  *name)
 {
   return soup_message_headers_get_one (soup_server_message_get_request_headers (r->msg), name);
 }
@@ -266,7 +268,7 @@ request_header (MockRequest *r,
 static MockAuthSession *
 header_session (MockRequest *r)
 {
-  return lookup_valid (r->self->auth_sessions, request_header (r, "X-Apple-ID-Session-Id"));
+  return lookup_valid (r->self->auth_sessions, mock_request_header (r, "X-Apple-ID-Session-Id"));
 }
 
 void
@@ -344,9 +346,9 @@ reply_object (MockRequest *r,
   mock_reply_json (r, status, node);
 }
 
-static void
-reply_empty (MockRequest *r,
-             guint        status)
+void
+mock_reply_empty (MockRequest *r,
+                  guint        status)
 {
   soup_server_message_set_status (r->msg, status, NULL);
   soup_server_message_set_response (r->msg, NULL, SOUP_MEMORY_STATIC, NULL, 0);
@@ -397,9 +399,9 @@ expire_cookie (MockRequest *r,
                                "Set-Cookie", header);
 }
 
-static void
-add_session_headers (MockRequest     *r,
-                     MockAuthSession *session)
+void
+mock_add_session_headers (MockRequest     *r,
+                          MockAuthSession *session)
 {
   add_header (r, "scnt", session->scnt);
   add_header (r, "X-Apple-ID-Session-Id", session->id);
@@ -408,11 +410,11 @@ add_session_headers (MockRequest     *r,
 
 /* The IDMSA calls after signin: the X-Apple-ID-Session-Id and scnt headers of
  * a live sign-in must come along. */
-static MockAuthSession *
-require_idmsa_session (MockRequest *r)
+MockAuthSession *
+mock_require_idmsa_session (MockRequest *r)
 {
   MockAuthSession *session = header_session (r);
-  const char *scnt = request_header (r, "scnt");
+  const char *scnt = mock_request_header (r, "scnt");
 
   if (session == NULL || scnt == NULL || !icloud_crypto_str_equal (scnt, session->scnt))
     {
@@ -634,7 +636,7 @@ finish_signin (MockRequest *r,
   JsonObject *reply;
 
   session = auth_session_new (self, account, session_id, scnt, auth_attributes);
-  add_session_headers (r, session);
+  mock_add_session_headers (r, session);
 
   if (account->repair != MOCK_REPAIR_NO)
     {
@@ -763,13 +765,13 @@ handle_signin_legacy (MockRequest *r)
 static void
 handle_repair_complete (MockRequest *r)
 {
-  MockAuthSession *session = require_idmsa_session (r);
+  MockAuthSession *session = mock_require_idmsa_session (r);
   MockAccount *account;
 
   if (session == NULL)
     return;
   account = g_hash_table_lookup (r->self->accounts, session->account_key);
-  add_session_headers (r, session);
+  mock_add_session_headers (r, session);
   if (account == NULL || !session->repair_pending || account->repair != MOCK_REPAIR_AUTO)
     {
       /* a repair that needs a browser */
@@ -781,7 +783,7 @@ handle_repair_complete (MockRequest *r)
   session->verified = account->factor == MOCK_FACTOR_NONE;
   add_header (r, "X-Apple-Session-Token", issue_token (r->self->session_tokens, session, 48));
   add_header (r, "X-Apple-ID-Account-Country", account->china ? "CHN" : "USA");
-  reply_empty (r, SOUP_STATUS_NO_CONTENT);
+  mock_reply_empty (r, SOUP_STATUS_NO_CONTENT);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -865,7 +867,8 @@ add_security_keys (JsonObject  *obj,
 
 /* The JSON shape of GET AUTH. */
 static JsonObject *
-auth_options_object (MockAccount *account)
+auth_options_object (MockRequest *r,
+                     MockAccount *account)
 {
   JsonObject *obj = json_object_new ();
 
@@ -877,12 +880,14 @@ auth_options_object (MockAccount *account)
   json_object_set_boolean_member (obj, "hsa2Account", account->factor == MOCK_FACTOR_HSA2);
   json_object_set_boolean_member (obj, "supportsRecovery", TRUE);
   add_security_keys (obj, account);
+  mock_bridge_add_boot_data (r, account, NULL, NULL, obj);
   return obj;
 }
 
 /* The HTML shape of GET AUTH: Apple's page with the boot args. */
 static char *
-auth_options_html (MockAccount *account)
+auth_options_html (MockRequest *r,
+                   MockAccount *account)
 {
   g_autoptr(JsonObject) root = json_object_new ();
   JsonObject *direct = json_object_new ();
@@ -893,7 +898,7 @@ auth_options_html (MockAccount *account)
   json_object_set_int_member (two_sv, "trustedDeviceCount", 1);
   json_object_set_object_member (two_sv, "securityCode", security_code_object ());
   json_object_set_string_member (two_sv, "authenticationType", auth_type_of (account));
-  if (account->options_bridge)
+  if (account->options_bridge || account->bridge)
     {
       JsonObject *bridge = json_object_new ();
       json_object_set_object_member (bridge, "phoneNumberVerification",
@@ -906,6 +911,7 @@ auth_options_html (MockAccount *account)
   add_security_keys (two_sv, account);
 
   json_object_set_boolean_member (direct, "hasTrustedDevices", TRUE);
+  mock_bridge_add_boot_data (r, account, direct, two_sv, NULL);
   json_object_set_object_member (direct, "twoSV", two_sv);
   json_object_set_object_member (root, "direct", direct);
 
@@ -927,23 +933,23 @@ session_account (MockRequest     *r,
 static void
 handle_auth_options (MockRequest *r)
 {
-  MockAuthSession *session = require_idmsa_session (r);
+  MockAuthSession *session = mock_require_idmsa_session (r);
   MockAccount *account;
   const char *accept;
 
   if (session == NULL)
     return;
   account = session_account (r, session);
-  add_session_headers (r, session);
-  accept = request_header (r, "Accept");
+  mock_add_session_headers (r, session);
+  accept = mock_request_header (r, "Accept");
   if (accept != NULL && strstr (accept, "text/html") != NULL)
     {
-      char *html = auth_options_html (account);
+      char *html = auth_options_html (r, account);
       soup_server_message_set_status (r->msg, SOUP_STATUS_OK, NULL);
       soup_server_message_set_response (r->msg, HTML_TYPE, SOUP_MEMORY_TAKE, html, strlen (html));
     }
   else
-    reply_object (r, SOUP_STATUS_OK, auth_options_object (account));
+    reply_object (r, SOUP_STATUS_OK, auth_options_object (r, account));
 }
 
 static gboolean
@@ -963,17 +969,17 @@ refuse_codes_for_keys (MockRequest *r,
 static void
 handle_request_push (MockRequest *r)
 {
-  MockAuthSession *session = require_idmsa_session (r);
+  MockAuthSession *session = mock_require_idmsa_session (r);
   MockAccount *account;
 
   if (session == NULL)
     return;
   account = session_account (r, session);
-  add_session_headers (r, session);
+  mock_add_session_headers (r, session);
   if (refuse_codes_for_keys (r, account))
     return;
-  send_code (account, "");
-  reply_object (r, SOUP_STATUS_OK, auth_options_object (account));
+  mock_send_code (account, "");
+  reply_object (r, SOUP_STATUS_OK, auth_options_object (r, account));
 }
 
 static gint64
@@ -1001,7 +1007,7 @@ body_phone_id (MockRequest *r)
 static void
 handle_request_sms (MockRequest *r)
 {
-  MockAuthSession *session = require_idmsa_session (r);
+  MockAuthSession *session = mock_require_idmsa_session (r);
   MockAccount *account;
   MockPhone *phone;
   g_autofree char *target = NULL;
@@ -1010,7 +1016,7 @@ handle_request_sms (MockRequest *r)
   if (session == NULL)
     return;
   account = session_account (r, session);
-  add_session_headers (r, session);
+  mock_add_session_headers (r, session);
   if (refuse_codes_for_keys (r, account))
     return;
 
@@ -1025,7 +1031,7 @@ handle_request_sms (MockRequest *r)
     }
 
   target = g_strdup_printf ("%" G_GINT64_FORMAT, phone->id);
-  send_code (account, target);
+  mock_send_code (account, target);
 
   reply = json_object_new ();
   json_object_set_object_member (reply, "trustedPhoneNumber", mock_phone_to_json (phone));
@@ -1050,32 +1056,32 @@ body_security_code (MockRequest *r)
   return json_object_get_string_member_with_default (json_node_get_object (sc), "code", NULL);
 }
 
-static void
-code_accepted (MockRequest     *r,
-               MockAuthSession *session)
+void
+mock_code_accepted (MockRequest     *r,
+                    MockAuthSession *session)
 {
   g_autofree char *grant = random_b64url (32);
 
   session->verified = TRUE;
   session->code_verified = TRUE;
-  add_session_headers (r, session);
+  mock_add_session_headers (r, session);
   add_header (r, "X-Apple-Session-Token", issue_token (r->self->session_tokens, session, 48));
   add_header (r, "X-Apple-OAuth-Grant-Code", grant);
-  reply_empty (r, SOUP_STATUS_NO_CONTENT);
+  mock_reply_empty (r, SOUP_STATUS_NO_CONTENT);
 }
 
 static void
 handle_verify_code (MockRequest *r,
                     gboolean     phone_route)
 {
-  MockAuthSession *session = require_idmsa_session (r);
+  MockAuthSession *session = mock_require_idmsa_session (r);
   MockAccount *account;
   g_autofree char *target = NULL;
 
   if (session == NULL)
     return;
   account = session_account (r, session);
-  add_session_headers (r, session);
+  mock_add_session_headers (r, session);
 
   if (phone_route)
     {
@@ -1086,23 +1092,25 @@ handle_verify_code (MockRequest *r,
   else
     target = g_strdup ("");
 
-  if (target == NULL || !check_code (account, target, body_security_code (r)))
+  if (target == NULL ||
+      (!phone_route && mock_bridge_refuses_code (r->self, account, body_security_code (r))) ||
+      !check_code (account, target, body_security_code (r)))
     {
       mock_reply_json_literal (r, SOUP_STATUS_BAD_REQUEST, ERR_WRONG_CODE);
       return;
     }
-  code_accepted (r, session);
+  mock_code_accepted (r, session);
 }
 
 /* POST AUTH/verify/security/key: we cannot check a real FIDO assertion. */
 static void
 handle_security_key (MockRequest *r)
 {
-  MockAuthSession *session = require_idmsa_session (r);
+  MockAuthSession *session = mock_require_idmsa_session (r);
 
   if (session == NULL)
     return;
-  add_session_headers (r, session);
+  mock_add_session_headers (r, session);
   mock_reply_json_literal (r, SOUP_STATUS_BAD_REQUEST, ERR_WRONG_CODE);
 }
 
@@ -1110,14 +1118,14 @@ handle_security_key (MockRequest *r)
 static void
 handle_trust (MockRequest *r)
 {
-  MockAuthSession *session = require_idmsa_session (r);
+  MockAuthSession *session = mock_require_idmsa_session (r);
   MockAccount *account;
   char *trust_token;
 
   if (session == NULL)
     return;
   account = session_account (r, session);
-  add_session_headers (r, session);
+  mock_add_session_headers (r, session);
   if (!session->code_verified)
     {
       mock_reply_json_literal (r, SOUP_STATUS_FORBIDDEN,
@@ -1132,7 +1140,7 @@ handle_trust (MockRequest *r)
   session->trusted = TRUE;
   add_header (r, "X-Apple-TwoSV-Trust-Token", trust_token);
   add_header (r, "X-Apple-Session-Token", issue_token (r->self->session_tokens, session, 48));
-  reply_empty (r, SOUP_STATUS_NO_CONTENT);
+  mock_reply_empty (r, SOUP_STATUS_NO_CONTENT);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1401,7 +1409,7 @@ handle_send_verification_code (MockRequest *r)
                                "\"errorMessage\":\"Unknown device.\"}");
       return;
     }
-  send_code (account, device_id);
+  mock_send_code (account, device_id);
   mock_reply_json_literal (r, SOUP_STATUS_OK, "{\"success\":true}");
 }
 
@@ -1462,6 +1470,11 @@ static const MockRoute routes[] = {
   { "POST", MOCK_AUTH_PREFIX "/verify/phone/securitycode", handle_verify_phone_code },
   { "POST", MOCK_AUTH_PREFIX "/verify/security/key", handle_security_key },
   { "GET",  MOCK_AUTH_PREFIX "/2sv/trust", handle_trust },
+  { "POST", MOCK_AUTH_PREFIX "/bridge/step/0", mock_bridge_handle_step },
+  { "POST", MOCK_AUTH_PREFIX "/bridge/step/2", mock_bridge_handle_step },
+  { "POST", MOCK_AUTH_PREFIX "/bridge/step/4", mock_bridge_handle_step },
+  { "POST", MOCK_AUTH_PREFIX "/bridge/step/6", mock_bridge_handle_step },
+  { "POST", MOCK_AUTH_PREFIX "/bridge/code/validate", mock_bridge_handle_validate },
   { "POST", MOCK_SETUP_PREFIX "/accountLogin", handle_account_login },
   { "POST", MOCK_SETUP_PREFIX "/validate", handle_validate },
   { "POST", MOCK_SETUP_PREFIX "/logout", handle_logout },
@@ -1475,6 +1488,7 @@ typedef enum {
   MOCK_HOST_AUTH,
   MOCK_HOST_SETUP,
   MOCK_HOST_HOME,
+  MOCK_HOST_PUSH,
 } MockHostRole;
 
 static const struct {
@@ -1489,13 +1503,15 @@ static const struct {
   { "setup.icloud.com.cn", MOCK_HOST_SETUP, TRUE,  ".icloud.com.cn" },
   { "www.icloud.com",      MOCK_HOST_HOME,  FALSE, ".icloud.com" },
   { "www.icloud.com.cn",   MOCK_HOST_HOME,  TRUE,  ".icloud.com.cn" },
+  { "websocket.push.apple.com",         MOCK_HOST_PUSH, FALSE, NULL },
+  { "websocket.sandbox.push.apple.com", MOCK_HOST_PUSH, FALSE, NULL },
 };
 
 /* The Host header without its port, lower-case; NULL when absent. */
 static char *
 request_host (MockRequest *r)
 {
-  const char *host = request_header (r, "Host");
+  const char *host = mock_request_header (r, "Host");
   const char *colon;
 
   if (host == NULL || *host == '\0')
@@ -1509,9 +1525,9 @@ request_host (MockRequest *r)
   return g_ascii_strdown (host, colon ? colon - host : -1);
 }
 
-static gboolean
-path_in (const char *path,
-         const char *prefix)
+gboolean
+mock_path_in (const char *path,
+              const char *prefix)
 {
   gsize len = strlen (prefix);
 
@@ -1548,10 +1564,13 @@ mock_apple_route (MockRequest *r)
       switch (apple_hosts[i].role)
         {
         case MOCK_HOST_AUTH:
-          belongs = path_in (r->path, MOCK_AUTH_PREFIX);
+          belongs = mock_path_in (r->path, MOCK_AUTH_PREFIX);
           break;
         case MOCK_HOST_SETUP:
-          belongs = path_in (r->path, MOCK_SETUP_PREFIX);
+          belongs = mock_path_in (r->path, MOCK_SETUP_PREFIX);
+          break;
+        case MOCK_HOST_PUSH:
+          belongs = mock_path_in (r->path, MOCK_PUSH_PATH);
           break;
         case MOCK_HOST_HOME:
         default:
@@ -1595,6 +1614,12 @@ mock_apple_handle (MockRequest *r)
       g_debug ("isolation violation: tokens of two accounts on %s", r->path);
       mock_reply_json_literal (r, SOUP_STATUS_UNAUTHORIZED,
                                "{\"success\":false,\"error\":\"Session tokens of another account\"}");
+      return;
+    }
+
+  if (mock_path_in (r->path, MOCK_PUSH_PATH))
+    {
+      mock_bridge_handle_upgrade (r);
       return;
     }
 

@@ -64,6 +64,15 @@ typedef struct {
   gboolean           malformed;
   gboolean           legacy_password;
   gboolean           options_bridge; /* "options_shape": "bridge" */
+  /* the HSA2 bridge (hsa2-bridge.md §g.1; icloud-mock-bridge.c) */
+  gboolean           bridge;              /* "bridge": true */
+  gboolean           bridge_session_uuid; /* "bridge_protocol": "sessionUUID" */
+  gboolean           bridge_legacy;       /* "txnid_suffix": "_W" */
+  gboolean           bridge_push_down;    /* "bridge_push_service": "down" */
+  guint              bridge_final_step;   /* "final_next_step": 6 (default) or 4 */
+  char              *apns_topic;          /* "apns_topic" */
+  char              *ws_host;             /* "ws_host" */
+  gint64             source_app_id;       /* "source_app_id" */
   MockRepair         repair;
   GStrv              security_keys;
   char              *first_name;
@@ -138,7 +147,22 @@ typedef enum {
   MOCK_FAULT_DEEP_JSON,
   MOCK_FAULT_HOSTILE_TEXT,
   MOCK_FAULT_REPLY,          /* a canned status and JSON body */
+  /* The push service's WebSocket: never taken by an HTTP request, only by
+   * the bridge at the stage each names (mock_take_push_fault ()). */
+  MOCK_FAULT_WS_INVALID_NONCE,
+  MOCK_FAULT_WS_CLOSE_AT_TOKEN,
+  MOCK_FAULT_WS_CLOSE_AT_SUBSCRIBE,
+  MOCK_FAULT_WS_CLOSE_AT_PROMPT,
+  MOCK_FAULT_WS_CLOSE_AT_STEP4,
+  MOCK_FAULT_WS_CLOSE_AT_FINAL,
+  MOCK_FAULT_WS_SILENT,
+  MOCK_FAULT_WS_PING,
+  MOCK_FAULT_WS_NOISY,
+  MOCK_FAULT_WS_OTHER_TOPIC,
+  MOCK_FAULT_WS_ERROR_PUSH,
 } MockFaultKind;
+
+#define MOCK_FAULT_IS_PUSH(kind) ((kind) >= MOCK_FAULT_WS_INVALID_NONCE)
 
 typedef struct {
   char          *path;       /* NULL = any non-/_mock/ path */
@@ -196,6 +220,9 @@ struct _ICloudMockServer
   char         *redirect_target; /* the "redirect" fault's Location */
   guint         isolation_violations;
   guint         handshake_counter;
+
+  /* the HSA2 bridge: push connections and flows (lock) */
+  struct _MockBridge *bridge;
 };
 
 /* ---- one request (icloud-mock-apple.c) ---- */
@@ -239,9 +266,72 @@ void  mock_reply_json_literal   (MockRequest *r,
                                  guint        status,
                                  const char  *json);
 char *mock_random_code          (void);
+/* A new random code for @target ("" = the trusted devices), counted. */
+MockCode *mock_send_code        (MockAccount *account,
+                                 const char  *target);
+void  mock_reply_empty          (MockRequest *r,
+                                 guint        status);
+void  mock_add_session_headers  (MockRequest     *r,
+                                 MockAuthSession *session);
+MockAuthSession *mock_require_idmsa_session (MockRequest *r);
+/* A right second-factor code: the session may be trusted; 204 with the
+ * session token and grant code headers. */
+void  mock_code_accepted        (MockRequest     *r,
+                                 MockAuthSession *session);
+const char *mock_request_header (MockRequest *r,
+                                 const char  *name);
+/* Whether @path is @prefix or below it. */
+gboolean mock_path_in           (const char *path,
+                                 const char *prefix);
 void  mock_invalidate_account   (ICloudMockServer *self,
                                  const char       *account_key);
 MockAccount *mock_lookup_account (ICloudMockServer *self,
                                   const char       *apple_id);
+
+/* ---- faults (icloud-mock-server.c) ---- */
+
+/* Takes one count of a push-service fault of @kind (lock held). */
+gboolean mock_take_push_fault   (ICloudMockServer *self,
+                                 MockFaultKind     kind);
+
+/* ---- the HSA2 bridge (icloud-mock-bridge.c, hsa2-bridge.md §g) ---- */
+
+#define MOCK_PUSH_PATH "/v2"
+
+typedef struct _MockBridge MockBridge;
+
+MockBridge *mock_bridge_new          (void);
+void        mock_bridge_free         (MockBridge *bridge);
+/* Server thread, lock not held: closes every push connection. */
+void        mock_bridge_shutdown     (ICloudMockServer *self);
+/* Server thread, before the server listens: the WebSocket handler. */
+void        mock_bridge_add_handlers (ICloudMockServer *self,
+                                      SoupServer       *server);
+/* Boot data of GET AUTH (lock held): @direct is the HTML shape's
+ * `direct`, @two_sv its `twoSV`; @flat the JSON shape's top level. */
+void        mock_bridge_add_boot_data (MockRequest *r,
+                                       MockAccount *account,
+                                       JsonObject  *direct,
+                                       JsonObject  *two_sv,
+                                       JsonObject  *flat);
+/* The account a push connection attempt is attributed to (lock held). */
+void        mock_bridge_identify     (MockRequest *r);
+/* GET /v2/<hex> before the upgrade: sets an error status, or leaves the
+ * status 0 to let the upgrade happen (lock held). */
+void        mock_bridge_handle_upgrade (MockRequest *r);
+/* The IDMSA bridge endpoints (lock held). */
+void        mock_bridge_handle_step  (MockRequest *r);
+void        mock_bridge_handle_validate (MockRequest *r);
+/* verify/trusteddevice/securitycode: whether @code is the device code of
+ * a live `_S` bridge flow, which that endpoint refuses (lock held). */
+gboolean    mock_bridge_refuses_code (ICloudMockServer *self,
+                                      MockAccount      *account,
+                                      const char       *code);
+/* Ends the account's flow (its sessions ended) (lock held). */
+void        mock_bridge_forget_account (ICloudMockServer *self,
+                                        const char       *account_key);
+guint       mock_bridge_count_open   (ICloudMockServer *self);
+/* The /_mock/push statistics (lock held). */
+JsonNode   *mock_bridge_stats_to_json (ICloudMockServer *self);
 
 G_END_DECLS

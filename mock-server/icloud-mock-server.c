@@ -51,7 +51,7 @@
  * The same control functions are reachable over HTTP under `/_mock/`
  * (`requests`, `requests/clear`, `code`, `codes-sent`, `fault`,
  * `revoke-trust`, `expire-sessions`, `accounts`, `region`,
- * `isolation-violations`, `health`), which the standalone
+ * `isolation-violations`, `push`, `health`), which the standalone
  * `icloud-mock-server` program and tests in other languages use. Control
  * requests are not recorded in the request log.
  */
@@ -109,6 +109,17 @@ static const struct {
   { ICLOUD_MOCK_FAULT_REDIRECT, MOCK_FAULT_REDIRECT },
   { ICLOUD_MOCK_FAULT_DEEP_JSON, MOCK_FAULT_DEEP_JSON },
   { ICLOUD_MOCK_FAULT_HOSTILE_TEXT, MOCK_FAULT_HOSTILE_TEXT },
+  { ICLOUD_MOCK_FAULT_INVALID_NONCE, MOCK_FAULT_WS_INVALID_NONCE },
+  { ICLOUD_MOCK_FAULT_WS_CLOSE_AT_TOKEN, MOCK_FAULT_WS_CLOSE_AT_TOKEN },
+  { ICLOUD_MOCK_FAULT_WS_CLOSE_AT_SUBSCRIBE, MOCK_FAULT_WS_CLOSE_AT_SUBSCRIBE },
+  { ICLOUD_MOCK_FAULT_WS_CLOSE_AT_PROMPT, MOCK_FAULT_WS_CLOSE_AT_PROMPT },
+  { ICLOUD_MOCK_FAULT_WS_CLOSE_AT_STEP4, MOCK_FAULT_WS_CLOSE_AT_STEP4 },
+  { ICLOUD_MOCK_FAULT_WS_CLOSE_AT_FINAL, MOCK_FAULT_WS_CLOSE_AT_FINAL },
+  { ICLOUD_MOCK_FAULT_WS_SILENT, MOCK_FAULT_WS_SILENT },
+  { ICLOUD_MOCK_FAULT_WS_PING, MOCK_FAULT_WS_PING },
+  { ICLOUD_MOCK_FAULT_WS_NOISY, MOCK_FAULT_WS_NOISY },
+  { ICLOUD_MOCK_FAULT_WS_OTHER_TOPIC, MOCK_FAULT_WS_OTHER_TOPIC },
+  { ICLOUD_MOCK_FAULT_WS_ERROR_PUSH, MOCK_FAULT_WS_ERROR_PUSH },
 };
 
 static gboolean
@@ -160,6 +171,9 @@ take_fault (ICloudMockServer *self,
 
       if (fault->path != NULL && !g_str_equal (fault->path, path))
         continue;
+      /* the push service's own faults wait for their stage */
+      if (MOCK_FAULT_IS_PUSH (fault->kind))
+        continue;
 
       copy = g_memdup2 (fault, sizeof *fault);
       copy->path = NULL;
@@ -169,6 +183,24 @@ take_fault (ICloudMockServer *self,
       return copy;
     }
   return NULL;
+}
+
+gboolean
+mock_take_push_fault (ICloudMockServer *self,
+                      MockFaultKind     kind)
+{
+  for (guint i = 0; i < self->faults->len; i++)
+    {
+      MockFault *fault = g_ptr_array_index (self->faults, i);
+
+      if (fault->kind != kind ||
+          (fault->path != NULL && !g_str_equal (fault->path, MOCK_PUSH_PATH)))
+        continue;
+      if (--fault->count == 0)
+        g_ptr_array_remove_index (self->faults, i);
+      return TRUE;
+    }
+  return FALSE;
 }
 
 static void
@@ -303,7 +335,8 @@ log_request (MockRequest *r,
   gpointer name;
 
   entry->method = g_strdup (r->method);
-  entry->path = g_strdup (r->path);
+  /* push connections: one path, without the connection message */
+  entry->path = g_strdup (mock_path_in (r->path, MOCK_PUSH_PATH) ? MOCK_PUSH_PATH : r->path);
   entry->query = g_strdup (g_uri_get_query (uri));
   entry->host = g_strdup (soup_message_headers_get_one (soup_server_message_get_request_headers (r->msg),
                                                         "Host"));
@@ -637,6 +670,8 @@ handle_control (MockRequest *r)
       self->china = g_str_equal (region, "china-mainland");
       control_ok (r);
     }
+  else if (get && g_str_equal (what, "push"))
+    mock_reply_json (r, SOUP_STATUS_OK, mock_bridge_stats_to_json (self));
   else if (get && g_str_equal (what, "isolation-violations"))
     control_count (r, "count", self->isolation_violations);
   else
@@ -692,6 +727,7 @@ server_callback (SoupServer        *server,
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(MockFault) fault = NULL;
   gboolean control = g_str_has_prefix (path, "/_mock/");
+  gboolean push = mock_path_in (path, MOCK_PUSH_PATH);
 
   r.self = self;
   r.msg = msg;
@@ -722,7 +758,18 @@ server_callback (SoupServer        *server,
     }
 
   mock_request_identify (&r);
-  fault = take_fault (self, path);
+  if (push)
+    mock_bridge_identify (&r);
+  fault = take_fault (self, push ? MOCK_PUSH_PATH : path);
+
+  /* the push service refuses the upgrade rather than drop the socket */
+  if (fault != NULL && fault->kind == MOCK_FAULT_DROP && push)
+    {
+      mock_reply_text (&r, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/html;charset=UTF-8",
+                       "<!DOCTYPE html>\n<html><head><title>Service Temporarily Unavailable</title>"
+                       "</head><body><h1>Service Temporarily Unavailable</h1></body></html>\n");
+      g_clear_pointer (&fault, mock_fault_free);
+    }
 
   if (fault != NULL && fault->kind == MOCK_FAULT_DROP)
     {
@@ -741,10 +788,13 @@ server_callback (SoupServer        *server,
 
   if (fault != NULL && fault->kind != MOCK_FAULT_SLOW)
     reply_fault (&r, fault);
-  else if (mock_apple_route (&r))
+  else if (soup_server_message_get_status (msg) == 0 && mock_apple_route (&r))
     mock_apple_handle (&r);
 
-  log_request (&r, soup_server_message_get_status (msg));
+  /* status 0: the push service's WebSocket upgrade goes ahead */
+  log_request (&r, soup_server_message_get_status (msg) != 0
+                   ? soup_server_message_get_status (msg)
+                   : SOUP_STATUS_SWITCHING_PROTOCOLS);
 
   if (fault != NULL && fault->kind == MOCK_FAULT_SLOW && fault->delay_ms > 0)
     {
@@ -807,6 +857,9 @@ server_thread (gpointer data)
                             "tls-certificate", self->routed ? self->tls_certificate : NULL,
                             NULL);
   soup_server_add_handler (server, NULL, server_callback, self, NULL);
+  /* the push service: checked by server_callback, then upgraded */
+  soup_server_add_handler (server, MOCK_PUSH_PATH, server_callback, self, NULL);
+  mock_bridge_add_handlers (self, server);
   ok = listen_on_loopback (server, self->port, self->routed, &error);
 
   g_mutex_lock (&self->lock);
@@ -831,6 +884,7 @@ server_thread (gpointer data)
   if (ok)
     g_main_loop_run (self->loop);
 
+  mock_bridge_shutdown (self);
   soup_server_disconnect (server);
   g_object_unref (server);
   self->server = NULL;
@@ -870,6 +924,7 @@ icloud_mock_server_finalize (GObject *object)
   g_hash_table_unref (self->aasp_tokens);
   g_hash_table_unref (self->auth_sessions);
   g_hash_table_unref (self->handshakes);
+  mock_bridge_free (self->bridge);
   g_hash_table_unref (self->accounts);
   g_ptr_array_unref (self->log);
   g_ptr_array_unref (self->faults);
@@ -918,6 +973,7 @@ icloud_mock_server_init (ICloudMockServer *self)
   self->aasp_tokens = token_table_new ();
   self->log = g_ptr_array_new_with_free_func ((GDestroyNotify) mock_log_entry_free);
   self->faults = g_ptr_array_new_with_free_func ((GDestroyNotify) mock_fault_free);
+  self->bridge = mock_bridge_new ();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1327,7 +1383,10 @@ icloud_mock_server_count_codes_sent (ICloudMockServer *self,
  * @fault: one of the `ICLOUD_MOCK_FAULT_*` names: `"503"`, `"429"`, `"421"`,
  *   `"450"`, `"500"`, `"access-denied"`, `"malformed"`, `"truncated"`,
  *   `"wrong-content-type"`, `"missing-fields"`, `"oversize"`, `"drop"`,
- *   `"slow"`, `"redirect"`, `"deep-json"`, `"hostile-text"`
+ *   `"slow"`, `"redirect"`, `"deep-json"`, `"hostile-text"`, or on the
+ *   push service's path `/v2` one of the `ICLOUD_MOCK_FAULT_WS_*` names or
+ *   `"invalid-nonce"` (`"drop"` there refuses the WebSocket upgrade with
+ *   `503`)
  * @count: how many of the next matching requests get the fault
  * @retry_after: seconds for the `Retry-After` header of `"503"` and `"429"`
  *   (0: no header)
@@ -1492,6 +1551,32 @@ icloud_mock_server_expire_sessions (ICloudMockServer *self,
   g_mutex_lock (&self->lock);
   expire_sessions_locked (self, apple_id);
   g_mutex_unlock (&self->lock);
+}
+
+/**
+ * icloud_mock_server_get_n_push_connections:
+ * @self: a [class@ICloudMock.Server]
+ *
+ * Counts the WebSocket connections of the fake web push service (the HSA2
+ * trusted-device bridge) open right now: upgraded and not yet closed by
+ * either side. A client that finished or cancelled a bridge sign-in should
+ * leave none. Connection attempts are in the request log under the path
+ * `/v2` ([method@ICloudMock.Server.count_requests]); more figures are in
+ * `GET /_mock/push`.
+ *
+ * Returns: the number of open push connections
+ */
+guint
+icloud_mock_server_get_n_push_connections (ICloudMockServer *self)
+{
+  guint n;
+
+  g_return_val_if_fail (ICLOUD_MOCK_IS_SERVER (self), 0);
+
+  g_mutex_lock (&self->lock);
+  n = mock_bridge_count_open (self);
+  g_mutex_unlock (&self->lock);
+  return n;
 }
 
 /**

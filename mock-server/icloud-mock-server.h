@@ -132,6 +132,90 @@ G_DECLARE_FINAL_TYPE (ICloudMockServer, icloud_mock_server, ICLOUD_MOCK, SERVER,
  */
 #define ICLOUD_MOCK_FAULT_HOSTILE_TEXT "hostile-text"
 
+/**
+ * ICLOUD_MOCK_FAULT_INVALID_NONCE:
+ *
+ * Fault name for the push service (path `/v2`): answer the next connection
+ * messages with INVALID_NONCE (`{1: {2: 2, 3: now}}`) even when their
+ * nonce is within the server's window; the client must retry with exactly
+ * `now × 1000` ms.
+ */
+#define ICLOUD_MOCK_FAULT_INVALID_NONCE "invalid-nonce"
+/**
+ * ICLOUD_MOCK_FAULT_WS_CLOSE_AT_TOKEN:
+ *
+ * Fault name for the push service (path `/v2`): close the WebSocket
+ * instead of sending the push token.
+ */
+#define ICLOUD_MOCK_FAULT_WS_CLOSE_AT_TOKEN "ws-close-at-token"
+/**
+ * ICLOUD_MOCK_FAULT_WS_CLOSE_AT_SUBSCRIBE:
+ *
+ * Fault name for the push service (path `/v2`): close the WebSocket
+ * instead of answering the topic filter with the subscription response.
+ */
+#define ICLOUD_MOCK_FAULT_WS_CLOSE_AT_SUBSCRIBE "ws-close-at-subscribe"
+/**
+ * ICLOUD_MOCK_FAULT_WS_CLOSE_AT_PROMPT:
+ *
+ * Fault name for the push service (path `/v2`): close the WebSocket right
+ * after the client acknowledged the first push (P1), that is while the user
+ * reads the code on the trusted device.
+ */
+#define ICLOUD_MOCK_FAULT_WS_CLOSE_AT_PROMPT "ws-close-at-prompt"
+/**
+ * ICLOUD_MOCK_FAULT_WS_CLOSE_AT_STEP4:
+ *
+ * Fault name for the push service (path `/v2`): answer `bridge/step/2`
+ * with 200 but close the WebSocket instead of pushing the verifier's share
+ * (P2).
+ */
+#define ICLOUD_MOCK_FAULT_WS_CLOSE_AT_STEP4 "ws-close-at-step4"
+/**
+ * ICLOUD_MOCK_FAULT_WS_CLOSE_AT_FINAL:
+ *
+ * Fault name for the push service (path `/v2`): answer `bridge/step/4`
+ * with 200 but close the WebSocket instead of pushing the encrypted code
+ * (P3).
+ */
+#define ICLOUD_MOCK_FAULT_WS_CLOSE_AT_FINAL "ws-close-at-final"
+/**
+ * ICLOUD_MOCK_FAULT_WS_SILENT:
+ *
+ * Fault name for the push service (path `/v2`): never push the prompt (P1)
+ * after `bridge/step/0`; the client has to time out.
+ */
+#define ICLOUD_MOCK_FAULT_WS_SILENT "ws-silent"
+/**
+ * ICLOUD_MOCK_FAULT_WS_PING:
+ *
+ * Fault name for the push service (path `/v2`): ping the connection every
+ * second (libsoup's keepalive) from the push token on; the pongs are
+ * counted in `GET /_mock/push`.
+ */
+#define ICLOUD_MOCK_FAULT_WS_PING "ws-ping"
+/**
+ * ICLOUD_MOCK_FAULT_WS_NOISY:
+ *
+ * Fault name for the push service (path `/v2`): wrap every push's JSON in
+ * binary noise (`12 a8 07 00` + JSON + `18 00 01`, hsa2-bridge.md §c.5).
+ */
+#define ICLOUD_MOCK_FAULT_WS_NOISY "ws-noisy"
+/**
+ * ICLOUD_MOCK_FAULT_WS_OTHER_TOPIC:
+ *
+ * Fault name for the push service (path `/v2`): send a push on another
+ * topic (`com.apple.icloud.other`) before the prompt (P1).
+ */
+#define ICLOUD_MOCK_FAULT_WS_OTHER_TOPIC "ws-other-topic"
+/**
+ * ICLOUD_MOCK_FAULT_WS_ERROR_PUSH:
+ *
+ * Fault name for the push service (path `/v2`): answer `bridge/step/2`
+ * with an error push (`{"ec": 7, "nextStep": "4", …}`) instead of P2.
+ */
+#define ICLOUD_MOCK_FAULT_WS_ERROR_PUSH "ws-error-push"
+
 ICLOUD_MOCK_AVAILABLE_IN_ALL
 ICloudMockServer *icloud_mock_server_new                   (void);
 
@@ -219,6 +303,8 @@ void              icloud_mock_server_expire_sessions       (ICloudMockServer *se
                                                             const char       *apple_id);
 ICLOUD_MOCK_AVAILABLE_IN_ALL
 guint             icloud_mock_server_get_isolation_violations (ICloudMockServer *self);
+ICLOUD_MOCK_AVAILABLE_IN_ALL
+guint             icloud_mock_server_get_n_push_connections (ICloudMockServer *self);
 
 /* routed TLS mode: Apple's real host names */
 ICLOUD_MOCK_AVAILABLE_IN_ALL
