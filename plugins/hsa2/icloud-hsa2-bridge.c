@@ -28,6 +28,19 @@
 /* §f: how many INVALID_NONCE answers are retried (with the server's time) */
 #define MAX_CONNECT_ATTEMPTS 2
 
+/* Whether bridge/step/0 waits for the channel subscription response to the
+ * topic filter. pyicloud posts it at once and reads the response later
+ * (§c.6); a push service that reads the filter after the POST reached
+ * IDMSA would not know where to push the prompt, so this client waits
+ * (one message, within the session's timeout). FALSE: pyicloud's order. */
+#define WAIT_FOR_SUBSCRIPTION TRUE
+
+typedef enum {
+  WAIT_CONNECTION,      /* a connection response (ICloudBridgeServerMessage) */
+  WAIT_SUBSCRIPTION,    /* a channel subscription response (same) */
+  WAIT_PUSH,            /* a push on the topic (ICloudBridgePush) */
+} WaitKind;
+
 struct _ICloudHsa2Bridge
 {
   GObject parent_instance;
@@ -45,7 +58,7 @@ struct _ICloudHsa2Bridge
 
   /* the one wait in progress */
   GTask                   *waiter;
-  gboolean                 waiting_for_push;   /* else a connection response */
+  WaitKind                 waiting_for;
   GSource                 *deadline;
   GSource                 *cancel_source;
 
@@ -261,7 +274,7 @@ waiter_consider (ICloudHsa2Bridge *self,
       return TRUE;
     }
 
-  if (!self->waiting_for_push)
+  if (self->waiting_for == WAIT_CONNECTION)
     {
       if (!parsed->has_connection)
         return FALSE;
@@ -278,6 +291,15 @@ waiter_consider (ICloudHsa2Bridge *self,
                                       parsed->subscription_status));
       return TRUE;
     }
+  if (self->waiting_for == WAIT_SUBSCRIPTION)
+    {
+      if (!parsed->has_subscription)
+        return FALSE;
+      waiter_return (self, g_steal_pointer (&parsed),
+                     (GDestroyNotify) icloud_bridge_server_message_free);
+      return TRUE;
+    }
+
   if (!parsed->has_push || parsed->push_payload == NULL)
     return FALSE;
   if (parsed->push_topic == NULL ||
@@ -342,12 +364,10 @@ waiter_cancelled (GCancellable *cancellable,
   return G_SOURCE_REMOVE;
 }
 
-/* Waits for a connection response (finished with a
- * ICloudBridgeServerMessage) or a push on the topic (an ICloudBridgePush),
- * within the session's timeout. */
+/* Waits for what @kind says, within the session's timeout. */
 static void
 wait_async (ICloudHsa2Bridge    *self,
-            gboolean             push,
+            WaitKind             kind,
             GCancellable        *cancellable,
             GAsyncReadyCallback  callback,
             gpointer             user_data)
@@ -358,7 +378,7 @@ wait_async (ICloudHsa2Bridge    *self,
   g_task_set_source_tag (task, wait_async);
   g_assert (self->waiter == NULL);
   self->waiter = task;
-  self->waiting_for_push = push;
+  self->waiting_for = kind;
 
   if (timeout > 0)
     {
@@ -541,7 +561,7 @@ step_posted_cb (GObject      *source,
       fail_closing (call.task, step_error (response, call.what));
       return;
     }
-  wait_async (self, TRUE, g_task_get_cancellable (call.task), call.then, call.task);
+  wait_async (self, WAIT_PUSH, g_task_get_cancellable (call.task), call.then, call.task);
 }
 
 static void
@@ -604,6 +624,50 @@ start_p1_cb (GObject      *source,
   g_object_unref (task);
 }
 
+/* B0 {"sessionUUID": S0, "ptkn": T}, then the first push (§c.6). */
+static void
+start_post_step0 (GTask *task)
+{
+  ICloudHsa2Bridge *self = g_task_get_source_object (task);
+  StartData *data = g_task_get_task_data (task);
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) body = NULL;
+  g_autofree char *uuid = NULL;
+
+  if (return_if_cancelled (task))
+    return;
+
+  /* S0: a version 4 UUID, "-", Unix seconds (§b) */
+  uuid = g_uuid_string_random ();
+  data->session_uuid0 = g_strdup_printf ("%s-%" G_GINT64_FORMAT, uuid, g_get_real_time () / G_USEC_PER_SEC);
+  json_builder_begin_object (builder);
+  add_member (builder, "sessionUUID", data->session_uuid0);
+  add_member (builder, "ptkn", self->token_hex);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  /* Not waiting for a push first: that stalls the flow (§c.6). */
+  post_step_then_wait (task, "/bridge/step/0", body, "the prompt (bridge/step/0)", start_p1_cb);
+}
+
+static void
+start_subscribed_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  GTask *task = user_data;
+  g_autoptr(ICloudBridgeServerMessage) message = NULL;
+  GError *error = NULL;
+
+  message = wait_finish (ICLOUD_HSA2_BRIDGE (source), result, &error);
+  if (message == NULL)
+    {
+      fail_closing (task, error);
+      return;
+    }
+  start_post_step0 (task);
+}
+
 static void
 start_token_cb (GObject      *source,
                 GAsyncResult *result,
@@ -614,9 +678,6 @@ start_token_cb (GObject      *source,
   StartData *data = g_task_get_task_data (task);
   g_autoptr(ICloudBridgeServerMessage) message = NULL;
   g_autoptr(GBytes) filter = NULL;
-  g_autoptr(JsonBuilder) builder = NULL;
-  g_autoptr(JsonNode) body = NULL;
-  g_autofree char *uuid = NULL;
   GError *error = NULL;
 
   message = wait_finish (self, result, &error);
@@ -655,21 +716,10 @@ start_token_cb (GObject      *source,
 
   filter = icloud_bridge_encode_web_filter (self->topic);
   send_binary (self, filter);
-
-  /* S0: a version 4 UUID, "-", Unix seconds (§b) */
-  uuid = g_uuid_string_random ();
-  data->session_uuid0 = g_strdup_printf ("%s-%" G_GINT64_FORMAT, uuid, g_get_real_time () / G_USEC_PER_SEC);
-  builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  add_member (builder, "sessionUUID", data->session_uuid0);
-  add_member (builder, "ptkn", self->token_hex);
-  json_builder_end_object (builder);
-  body = json_builder_get_root (builder);
-
-  if (return_if_cancelled (task))
-    return;
-  /* B0 before waiting for any push: waiting first stalls the flow (§c.6). */
-  post_step_then_wait (task, "/bridge/step/0", body, "the prompt (bridge/step/0)", start_p1_cb);
+  if (WAIT_FOR_SUBSCRIPTION)
+    wait_async (self, WAIT_SUBSCRIPTION, g_task_get_cancellable (task), start_subscribed_cb, task);
+  else
+    start_post_step0 (task);
 }
 
 static void
@@ -689,7 +739,7 @@ start_connected_cb (GObject      *source,
       return;
     }
   attach_socket (self, ws);
-  wait_async (self, FALSE, g_task_get_cancellable (task), start_token_cb, task);
+  wait_async (self, WAIT_CONNECTION, g_task_get_cancellable (task), start_token_cb, task);
 }
 
 static void
@@ -1101,6 +1151,7 @@ icloud_hsa2_bridge_validate_async (ICloudHsa2Bridge    *self,
   /* What came while nobody waited (already acknowledged) is stale now. */
   g_queue_clear_full (&self->incoming, (GDestroyNotify) g_bytes_unref);
 
+  g_debug ("Trusted-device bridge: deriving the keys of the code");
   /* The worker reads the task data; the task itself waits for it. */
   worker = g_task_new (self, cancellable, validate_prover_cb, task);
   g_task_set_source_tag (worker, prover_thread);
