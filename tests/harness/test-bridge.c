@@ -492,8 +492,10 @@ test_dropped (Fixture       *fixture,
 /* Cancellation: CANCELLED, the socket closed, nothing sent after */
 
 /* In a subprocess whose log writer is watch_writer (): set once the bridge
- * started deriving the code's keys (scrypt, in a worker). */
+ * started deriving the code's keys (scrypt, in a worker); and everything
+ * logged, debug messages and ICLOUD_DEBUG's lines included. */
 static gboolean deriving;
+static GString *captured_log;
 
 static GLogWriterOutput
 watch_writer (GLogLevelFlags   log_level,
@@ -502,10 +504,30 @@ watch_writer (GLogLevelFlags   log_level,
               gpointer         user_data)
 {
   for (gsize i = 0; i < n_fields; i++)
-    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0 &&
-        strstr (fields[i].value, "Trusted-device bridge: deriving") != NULL)
-      deriving = TRUE;
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
+      {
+        if (strstr (fields[i].value, "Trusted-device bridge: deriving") != NULL)
+          deriving = TRUE;
+        g_string_append (captured_log, fields[i].value);
+        g_string_append_c (captured_log, '\n');
+      }
   return G_LOG_WRITER_HANDLED;
+}
+
+static void
+capture_printerr (const char *string)
+{
+  g_string_append (captured_log, string);
+}
+
+/* Watches the log of this (sub)process. */
+static void
+watch_log (void)
+{
+  captured_log = g_string_new (NULL);
+  g_log_set_writer_func (watch_writer, NULL, NULL);
+  g_set_printerr_handler (capture_printerr);
+  g_log_set_debug_enabled (TRUE);
 }
 
 static gboolean
@@ -640,10 +662,7 @@ test_cancel_validate (Fixture       *fixture,
       return;
     }
   if (c->when == when_deriving)
-    {
-      g_log_set_writer_func (watch_writer, NULL, NULL);
-      g_log_set_debug_enabled (TRUE);
-    }
+    watch_log ();
 
   session = sign_in (fixture, ID_BRIDGE);
   request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
@@ -802,6 +821,41 @@ test_blocking_push (Fixture       *fixture,
   g_assert_no_error (error);
 }
 
+/* Neither the code nor the password reaches the log, ICLOUD_DEBUG's bodies
+ * included */
+static void
+test_secrets_not_logged (Fixture       *fixture,
+                         gconstpointer  user_data)
+{
+  g_autoptr(ICloudSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *code = NULL;
+  g_autofree char *wrong = NULL;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  g_setenv ("ICLOUD_DEBUG", "http-body", TRUE);
+  watch_log ();
+  session = sign_in (fixture, ID_BRIDGE);
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  code = device_code (fixture, ID_BRIDGE);
+  wrong = wrong_code (code);
+  g_assert_false (validate_code (fixture, session, wrong, NULL, NULL, NULL, &error));
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE);
+  validate_ok (fixture, session, code);
+
+  /* the log was written, the bridge's requests in it */
+  g_assert_nonnull (strstr (captured_log->str, "/bridge/code/validate"));
+  g_assert_null (strstr (captured_log->str, code));
+  g_assert_null (strstr (captured_log->str, wrong));
+  g_assert_null (strstr (captured_log->str, password_of (fixture, ID_BRIDGE)));
+}
+
 /* Closing the session closes the bridge */
 static void
 test_close (Fixture       *fixture,
@@ -855,6 +909,7 @@ main (int   argc,
   ADD ("/bridge/off", test_bridge_off, NULL);
   ADD ("/bridge/blocking", test_blocking_push, NULL);
   ADD ("/bridge/close", test_close, NULL);
+  ADD ("/bridge/secrets-not-logged", test_secrets_not_logged, NULL);
 
   return g_test_run ();
 }
