@@ -12,6 +12,7 @@
 #include <icloud-glib/icloud-glib.h>
 
 #include "icloud-mock-server.h"
+#include "test-async.h"
 #include "test-names.h"
 
 #define AUTH "/appleauth/auth"
@@ -223,17 +224,6 @@ session_data (const char *dir,
   data = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "data");
   g_assert_nonnull (data);
   return g_strdup (json_object_get_string_member_with_default (data, key, NULL));
-}
-
-static void
-async_ready (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-  g_main_context_wakeup (NULL);
 }
 
 static GAsyncResult *

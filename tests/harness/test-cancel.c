@@ -19,6 +19,7 @@
 #include <icloud-glib/icloud-glib.h>
 
 #include "icloud-mock-server.h"
+#include "test-async.h"
 
 #define P_AUTH  "/appleauth/auth"
 #define P_SETUP "/setup/ws/1"
@@ -577,17 +578,6 @@ files_intact (const char *dir,
         }
     }
   return ok;
-}
-
-static void
-async_ready (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-  g_main_context_wakeup (NULL);
 }
 
 static void

@@ -10,6 +10,7 @@
 #include <icloud-glib/icloud-glib.h>
 
 #include "icloud-mock-server.h"
+#include "test-async.h"
 #include "test-names.h"
 
 #define PASSWORD "correct horse battery staple"
@@ -138,16 +139,6 @@ test_sign_in_s2k_fo (Fixture       *fixture,
                      gconstpointer  user_data)
 {
   check_signed_in (fixture, "fo@example.com");
-}
-
-static void
-async_ready (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-  *out = g_object_ref (result);
-  g_main_context_wakeup (NULL);
 }
 
 static void
