@@ -821,6 +821,38 @@ test_blocking_push (Fixture       *fixture,
   g_assert_no_error (error);
 }
 
+/* Logging out, or letting the session go, closes the bridge too */
+static void
+test_logout (Fixture       *fixture,
+             gconstpointer  user_data)
+{
+  g_autoptr(ICloudSession) session = sign_in (fixture, ID_BRIDGE);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  g_assert_cmpuint (icloud_mock_server_get_n_push_connections (fixture->server), ==, 1);
+  icloud_session_logout_async (session, FALSE, FALSE, NULL, async_ready, &result);
+  g_assert_true (icloud_session_logout_finish (session, wait_result (fixture, &result, NULL, NULL, NULL),
+                                               &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_SIGNED_OUT);
+  g_assert_cmpint (icloud_session_get_code_delivery (session), ==, ICLOUD_CODE_DELIVERY_NONE);
+  assert_sockets_closed (fixture);
+}
+
+static void
+test_dispose (Fixture       *fixture,
+              gconstpointer  user_data)
+{
+  ICloudSession *session = sign_in (fixture, ID_BRIDGE);
+
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  g_assert_cmpuint (icloud_mock_server_get_n_push_connections (fixture->server), ==, 1);
+  g_object_unref (session);
+  assert_sockets_closed (fixture);
+}
+
 /* Neither the code nor the password reaches the log, ICLOUD_DEBUG's bodies
  * included */
 static void
@@ -909,6 +941,8 @@ main (int   argc,
   ADD ("/bridge/off", test_bridge_off, NULL);
   ADD ("/bridge/blocking", test_blocking_push, NULL);
   ADD ("/bridge/close", test_close, NULL);
+  ADD ("/bridge/logout", test_logout, NULL);
+  ADD ("/bridge/dispose", test_dispose, NULL);
   ADD ("/bridge/secrets-not-logged", test_secrets_not_logged, NULL);
 
   return g_test_run ();
