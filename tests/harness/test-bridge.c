@@ -554,6 +554,12 @@ when_b4_sent (Fixture *fixture)
   return count (fixture, PATH_B4) >= 1;
 }
 
+static gboolean
+when_bv_sent (Fixture *fixture)
+{
+  return count (fixture, PATH_BV) >= 1;
+}
+
 static void
 assert_cancelled (Fixture *fixture,
                   GError  *error,
@@ -630,17 +636,19 @@ test_cancel_prompt (Fixture       *fixture,
 }
 
 /* during validation: before bridge/step/2 (while scrypt runs), while
- * bridge/step/2's and bridge/step/4's answers come late */
+ * the answers of bridge/step/2, bridge/step/4 and bridge/code/validate
+ * come late */
 typedef struct {
   const char *slow_path;   /* or NULL */
   CancelWhen  when;
-  guint       b2, b4;      /* what reached the server */
+  guint       b2, b4, bv;  /* what reached the server */
 } CancelCase;
 
 static const CancelCase cancel_cases[] = {
-  { NULL,    when_deriving, 0, 0 },
-  { PATH_B2, when_b2_sent, 1, 0 },
-  { PATH_B4, when_b4_sent, 1, 1 },
+  { NULL,    when_deriving, 0, 0, 0 },
+  { PATH_B2, when_b2_sent,  1, 0, 0 },
+  { PATH_B4, when_b4_sent,  1, 1, 0 },
+  { PATH_BV, when_bv_sent,  1, 1, 1 },
 };
 
 static void
@@ -674,7 +682,8 @@ test_cancel_validate (Fixture       *fixture,
   assert_cancelled (fixture, error, log_at_cancel);
   g_assert_cmpuint (count (fixture, PATH_B2), ==, c->b2);
   g_assert_cmpuint (count (fixture, PATH_B4), ==, c->b4);
-  g_assert_cmpuint (count (fixture, PATH_BV), ==, 0);
+  g_assert_cmpuint (count (fixture, PATH_BV), ==, c->bv);
+  g_assert_cmpuint (count (fixture, PATH_B6), ==, 0);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
 
   /* and a new prompt works */
@@ -748,6 +757,36 @@ test_error_push (Fixture       *fixture,
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
   assert_sockets_closed (fixture);
   g_assert_cmpuint (count (fixture, PATH_B4), ==, 0);
+}
+
+/* Apple refuses the decrypted value (412): the last step is still posted,
+ * INVALID_CODE, the prompt over */
+static void
+test_validate_412 (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  g_autoptr(ICloudSession) session = sign_in (fixture, ID_BRIDGE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *code = NULL;
+
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  code = device_code (fixture, ID_BRIDGE);
+  icloud_mock_server_inject_reply (fixture->server, PATH_BV, 412,
+                                   "{\"service_errors\":[{\"code\":\"-21669\"}],\"hasError\":true}", 1);
+  g_assert_false (validate_code (fixture, session, code, NULL, NULL, NULL, &error));
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE);
+  g_assert_nonnull (strstr (error->message, "new prompt"));
+  g_clear_error (&error);
+  g_assert_cmpuint (count (fixture, PATH_BV), ==, 1);
+  g_assert_cmpuint (count (fixture, PATH_B6), ==, 1);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
+  assert_sockets_closed (fixture);
+
+  /* the prompt is over: a new one */
+  g_clear_pointer (&code, g_free);
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  code = device_code (fixture, ID_BRIDGE);
+  validate_ok (fixture, session, code);
 }
 
 /* A refused bridge/step/2: the status's own meaning, the bridge closed */
@@ -932,12 +971,14 @@ main (int   argc,
   ADD ("/bridge/cancel/before-step2", test_cancel_validate, &cancel_cases[0]);
   ADD ("/bridge/cancel/step2", test_cancel_validate, &cancel_cases[1]);
   ADD ("/bridge/cancel/step4", test_cancel_validate, &cancel_cases[2]);
+  ADD ("/bridge/cancel/code-validate", test_cancel_validate, &cancel_cases[3]);
   ADD ("/bridge/legacy", test_legacy, NULL);
   ADD ("/bridge/quirk/ping", test_quirk, ICLOUD_MOCK_FAULT_WS_PING);
   ADD ("/bridge/quirk/noisy", test_quirk, ICLOUD_MOCK_FAULT_WS_NOISY);
   ADD ("/bridge/quirk/other-topic", test_quirk, ICLOUD_MOCK_FAULT_WS_OTHER_TOPIC);
   ADD ("/bridge/error-push", test_error_push, NULL);
   ADD ("/bridge/step-refused", test_step_refused, NULL);
+  ADD ("/bridge/validate-412", test_validate_412, NULL);
   ADD ("/bridge/off", test_bridge_off, NULL);
   ADD ("/bridge/blocking", test_blocking_push, NULL);
   ADD ("/bridge/close", test_close, NULL);
