@@ -869,13 +869,18 @@ validate_bf_cb (GObject      *source,
   g_autoptr(ICloudResponse) response = NULL;
   GError *error = NULL;
 
+  /* Only a notice that the prompt is over: once Apple took (or refused)
+   * the code, its fate does not change the outcome. A cancel still ends
+   * the operation as cancelled. */
   response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
-  if (response == NULL && !data->wrong_code)
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       fail_closing (task, error);
       return;
     }
-  if (response != NULL && !step_accepted (response))
+  if (response == NULL)
+    g_debug ("The bridge's last step failed: %s", error->message);
+  else if (!step_accepted (response))
     g_debug ("Apple answered the bridge's last step with HTTP %u", icloud_response_get_status (response));
   g_clear_error (&error);
 

@@ -789,6 +789,23 @@ test_validate_412 (Fixture       *fixture,
   validate_ok (fixture, session, code);
 }
 
+/* The last step ("done") refused after Apple took the code: signed in all
+ * the same */
+static void
+test_final_refused (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  g_autoptr(ICloudSession) session = sign_in (fixture, ID_BRIDGE);
+  g_autofree char *code = NULL;
+
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  code = device_code (fixture, ID_BRIDGE);
+  icloud_mock_server_inject_fault (fixture->server, PATH_B6, ICLOUD_MOCK_FAULT_500, 1, 0);
+  validate_ok (fixture, session, code);
+  g_assert_cmpuint (count (fixture, PATH_B6), ==, 1);
+  assert_sockets_closed (fixture);
+}
+
 /* A refused bridge/step/2: the status's own meaning, the bridge closed */
 static void
 test_step_refused (Fixture       *fixture,
@@ -979,6 +996,7 @@ main (int   argc,
   ADD ("/bridge/error-push", test_error_push, NULL);
   ADD ("/bridge/step-refused", test_step_refused, NULL);
   ADD ("/bridge/validate-412", test_validate_412, NULL);
+  ADD ("/bridge/final-refused", test_final_refused, NULL);
   ADD ("/bridge/off", test_bridge_off, NULL);
   ADD ("/bridge/blocking", test_blocking_push, NULL);
   ADD ("/bridge/close", test_close, NULL);
