@@ -1,7 +1,7 @@
 /* test-faults.c: the fault matrix (issue 6, part 2)
  *
  * Every request of every flow (password sign-in, restore, 2FA push and SMS,
- * 2SA, trust, accountLogin, logout) against every fault the fake server can
+ * the trusted-device bridge, 2SA, trust, accountLogin, logout) against every fault the fake server can
  * inject. Each cell starts from a fresh cookie directory, reaches the state
  * just before its request without any fault, breaks exactly that request,
  * runs the operation and checks:
@@ -25,6 +25,7 @@
 #include <icloud-glib/icloud-glib.h>
 
 #include "icloud-mock-server.h"
+#include "test-async.h"
 
 #define P_AUTH  "/appleauth/auth"
 #define P_SETUP "/setup/ws/1"
@@ -32,6 +33,7 @@
 #define ID_PW  "faults@example.com"
 #define ID_2FA "faults-2fa@example.com"
 #define ID_2SA "faults-2sa@example.com"
+#define ID_BRIDGE "faults-bridge@example.com"
 #define PASSWORD "correct horse battery staple"
 
 /* Low iterations: the matrix signs in several hundred times. */
@@ -46,7 +48,10 @@ static const char accounts_json[] =
   " {\"apple_id\": \"" ID_2SA "\", \"password\": \"" PASSWORD "\", \"protocol\": \"s2k_fo\","
   "  \"iterations\": 1000, \"factor\": \"hsa\", \"dsid\": \"8100000003\","
   "  \"devices\": [{\"deviceType\": \"SMS\", \"areaCode\": \"\", \"phoneNumber\": \"*******58\", \"deviceId\": \"1\"},"
-  "               {\"deviceType\": \"SMS\", \"areaCode\": \"\", \"phoneNumber\": \"*******12\", \"deviceId\": \"2\"}]}"
+  "               {\"deviceType\": \"SMS\", \"areaCode\": \"\", \"phoneNumber\": \"*******12\", \"deviceId\": \"2\"}]},"
+  " {\"apple_id\": \"" ID_BRIDGE "\", \"password\": \"" PASSWORD "\", \"protocol\": \"s2k\","
+  "  \"iterations\": 1000, \"factor\": \"hsa2\", \"bridge\": true, \"dsid\": \"8100000004\","
+  "  \"phones\": [{\"id\": 1, \"number\": \"+1 (•••) •••-••58\", \"push_mode\": \"sms\"}]}"
   "]}";
 
 /* The session's per-request timeout in the "slow" cells, and the fake
@@ -54,6 +59,10 @@ static const char accounts_json[] =
 #define SLOW_TIMEOUT_S  1
 #define SLOW_DELAY_MS   3000
 #define NORMAL_TIMEOUT_S 30
+/* The bridge waits for pushes within the session's timeout: a request
+ * answered 200 by a fault (the server's handler never ran) leaves the
+ * client waiting for a push that never comes. */
+#define BRIDGE_TIMEOUT_S 2
 
 /* ------------------------------------------------------------------------ */
 /* Faults (the columns) */
@@ -296,6 +305,55 @@ setup_2fa_sms_sent (Cell *cell)
   g_assert_nonnull (cell->code);
 }
 
+/* The bridge runs on the session's main context: asynchronous calls on
+ * the default one. */
+static gboolean
+bridge_request (Cell    *cell,
+                GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  icloud_session_request_2fa_code_async (cell->session, NULL, NULL, async_ready, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return icloud_session_request_2fa_code_finish (cell->session, result, error);
+}
+
+static gboolean
+bridge_validate (Cell       *cell,
+                 const char *code,
+                 GError    **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  icloud_session_validate_2fa_code_async (cell->session, code, NULL, async_ready, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return icloud_session_validate_2fa_code_finish (cell->session, result, error);
+}
+
+static void
+setup_bridge (Cell *cell)
+{
+  cell->session = session_open_ok (cell, ID_BRIDGE, PASSWORD);
+  g_assert_cmpint (icloud_session_get_state (cell->session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
+  g_object_set (cell->session, "timeout", BRIDGE_TIMEOUT_S, NULL);
+}
+
+/* The prompt is on the trusted device. */
+static void
+setup_bridge_prompt (Cell *cell)
+{
+  g_autoptr(GError) error = NULL;
+
+  setup_bridge (cell);
+  g_assert_true (bridge_request (cell, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (icloud_session_get_code_delivery (cell->session), ==, ICLOUD_CODE_DELIVERY_BRIDGE);
+  cell->code = icloud_mock_server_dup_last_code (cell->server, ID_BRIDGE, NULL);
+  g_assert_nonnull (cell->code);
+}
+
 static void
 setup_2sa (Cell *cell)
 {
@@ -375,6 +433,21 @@ run_validate_2fa (Cell    *cell,
                   GError **error)
 {
   return icloud_session_validate_2fa_code (cell->session, cell->code, NULL, error);
+}
+
+/* A code, by the bridge or by the route it falls back to */
+static gboolean
+run_bridge_request (Cell    *cell,
+                    GError **error)
+{
+  return bridge_request (cell, error);
+}
+
+static gboolean
+run_bridge_validate (Cell    *cell,
+                     GError **error)
+{
+  return bridge_validate (cell, cell->code, error);
 }
 
 static gboolean
@@ -562,6 +635,29 @@ retry_send_2sa (Cell    *cell,
   return finish_2sa (cell, error);
 }
 
+/* A new prompt (the failure closed the bridge), its code: trusted. */
+static gboolean
+retry_bridge (Cell    *cell,
+              GError **error)
+{
+  g_autofree char *code = NULL;
+
+  if (icloud_session_get_state (cell->session) == ICLOUD_AUTH_STATE_AUTHENTICATED)
+    return icloud_session_get_is_trusted_session (cell->session);
+  g_object_set (cell->session, "timeout", BRIDGE_TIMEOUT_S, NULL);
+  if (!bridge_request (cell, error))
+    return FALSE;
+  if (icloud_session_get_code_delivery (cell->session) != ICLOUD_CODE_DELIVERY_BRIDGE)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the retry's code did not come by the bridge");
+      return FALSE;
+    }
+  code = icloud_mock_server_dup_last_code (cell->server, ID_BRIDGE, NULL);
+  return bridge_validate (cell, code, error) &&
+         icloud_session_get_state (cell->session) == ICLOUD_AUTH_STATE_AUTHENTICATED &&
+         icloud_session_get_is_trusted_session (cell->session);
+}
+
 static gboolean
 retry_trust_2sa (Cell    *cell,
                  GError **error)
@@ -694,6 +790,29 @@ static const Row rows[] = {
   { "sms-code", "2FA SMS", "POST verify/phone/securitycode", ID_2FA, P_AUTH "/verify/phone/securitycode",
     setup_2fa_sms_sent, run_validate_2fa, retry_validate_sms, S_IN, S_2FA, S_2FA, S_2FA,
     { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
+
+  /* The bridge cannot start: SMS instead (the account has an SMS phone). */
+  { "bridge-ws", "2FA trusted-device bridge", "GET /v2 (the push service's WebSocket upgrade)", ID_BRIDGE, "/v2",
+    setup_bridge, run_bridge_request, retry_bridge, S_2FA, S_2FA, S_2FA, S_2FA,
+    { OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK } },
+  { "bridge-step0", "2FA trusted-device bridge", "POST bridge/step/0", ID_BRIDGE, P_AUTH "/bridge/step/0",
+    setup_bridge, run_bridge_request, retry_bridge, S_2FA, S_2FA, S_2FA, S_2FA,
+    { OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK } },
+  /* Once the prompt is shown: the status's own meaning; a 2xx whose push
+   * never comes is a timeout. */
+  { "bridge-step2", "2FA trusted-device bridge", "POST bridge/step/2", ID_BRIDGE, P_AUTH "/bridge/step/2",
+    setup_bridge_prompt, run_bridge_validate, retry_bridge, S_IN, S_2FA, S_2FA, S_2FA,
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, TIME, TIME, TIME, TIME, PROT, NET, TIME, PROT, PROT, PROT } },
+  { "bridge-step4", "2FA trusted-device bridge", "POST bridge/step/4", ID_BRIDGE, P_AUTH "/bridge/step/4",
+    setup_bridge_prompt, run_bridge_validate, retry_bridge, S_IN, S_2FA, S_2FA, S_2FA,
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, TIME, TIME, TIME, TIME, PROT, NET, TIME, PROT, PROT, PROT } },
+  { "bridge-validate", "2FA trusted-device bridge", "POST bridge/code/validate", ID_BRIDGE, P_AUTH "/bridge/code/validate",
+    setup_bridge_prompt, run_bridge_validate, retry_bridge, S_IN, S_2FA, S_2FA, S_2FA,
+    { THR, THR, THR, OK, AUTH, AUTH, PROT, PROT, PROT, PROT, PROT, PROT, NET, TIME, PROT, PROT, PROT } },
+  /* "done": a notice once Apple took the code */
+  { "bridge-final", "2FA trusted-device bridge", "POST bridge/step/6", ID_BRIDGE, P_AUTH "/bridge/step/6",
+    setup_bridge_prompt, run_bridge_validate, retry_bridge, S_IN, S_2FA, S_IN, S_IN,
+    { OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK } },
 
   { "2sa-devices", "2SA", "GET listDevices", ID_2SA, P_SETUP "/listDevices",
     setup_2sa, run_list_devices, retry_list_devices, S_2SA, S_2SA, S_2SA, S_2SA,
