@@ -59,6 +59,7 @@ typedef struct {
   char                    *token_hex;    /* NULL until the token was sent */
   char                    *topic;        /* the topic filter, NULL before */
   GArray                  *unacked;      /* guint64 message ids */
+  GQueue                   pending;      /* GBytes: pushes made before the topic filter came */
   guint64                  close_after_ack;  /* ws-close-at-prompt: P1's id */
   gboolean                 noisy;
   gboolean                 other_topic;
@@ -117,6 +118,7 @@ push_connection_free (MockPushConnection *conn)
   icloud_crypto_free_secret (conn->token_hex);
   g_free (conn->topic);
   g_array_unref (conn->unacked);
+  g_queue_clear_full (&conn->pending, (GDestroyNotify) g_bytes_unref);
   g_free (conn);
 }
 
@@ -274,7 +276,12 @@ send_push (MockPushConnection *conn,
 
   icloud_bridge_topic_hash (topic, hash);
   message = icloud_bridge_encode_push (hash, sizeof hash, id, payload->data, payload->len);
-  send_bytes (conn, message);
+  /* The filter and bridge/step/0 race (a frame and another connection):
+   * pushes wait for the subscription, as a subscriber's would. */
+  if (conn->topic == NULL)
+    g_queue_push_tail (&conn->pending, g_steal_pointer (&message));
+  else
+    send_bytes (conn, message);
   g_array_append_val (conn->unacked, id);
   bridge->pushes++;
   return id;
@@ -354,6 +361,11 @@ handle_filter (MockPushConnection *conn,
   reply = icloud_bridge_encode_subscription_response (conn->topic, CHANNEL_ID,
                                                       ++self->bridge->message_id, 0);
   send_bytes (conn, reply);
+  while (!g_queue_is_empty (&conn->pending))
+    {
+      g_autoptr(GBytes) push = g_queue_pop_head (&conn->pending);
+      send_bytes (conn, push);
+    }
 }
 
 /* { 2: { 1: topic, 2: id } }: a push acknowledgement. */
@@ -551,21 +563,23 @@ check_connection_message (GBytes  *message,
   const guint8 *key = NULL, *nonce = NULL, *sig = NULL;
   gsize sig_len = 0;
   gboolean expiry = FALSE;
+  g_autoptr(GError) outer_error = NULL;
+  g_autoptr(GError) inner_error = NULL;
   gsize len;
   const guint8 *data = g_bytes_get_data (message, &len);
 
   icloud_pb_reader_init (&reader, data, len);
-  while (icloud_pb_reader_next (&reader, &field, NULL))
+  while (icloud_pb_reader_next (&reader, &field, &outer_error))
     if (field.number == 1 && field.wire_type == ICLOUD_PB_WIRE_LEN)
       {
         connect = field.bytes;
         connect_len = field.len;
       }
-  if (connect == NULL || reader.pos != len)
+  if (connect == NULL || outer_error != NULL)
     return FALSE;
 
   icloud_pb_reader_init (&reader, connect, connect_len);
-  while (icloud_pb_reader_next (&reader, &field, NULL))
+  while (icloud_pb_reader_next (&reader, &field, &inner_error))
     {
       if (field.wire_type != ICLOUD_PB_WIRE_LEN)
         continue;
@@ -591,7 +605,7 @@ check_connection_message (GBytes  *message,
               expiry = TRUE;
         }
     }
-  if (reader.pos != connect_len || key == NULL || nonce == NULL || sig == NULL || !expiry)
+  if (inner_error != NULL || key == NULL || nonce == NULL || sig == NULL || !expiry)
     return FALSE;
   /* the point is checked by the signature's verification */
   if (!icloud_bridge_verify_signature (key, nonce, ICLOUD_BRIDGE_NONCE_LEN, sig, sig_len))
@@ -908,7 +922,7 @@ handle_step0 (MockRequest *r,
       bridge_error (r, SOUP_STATUS_BAD_REQUEST, "Bad sessionUUID");
       return;
     }
-  if (conn == NULL || conn->topic == NULL ||
+  if (conn == NULL ||
       (conn->account_key != NULL && !g_str_equal (conn->account_key, account->key)))
     {
       bridge_error (r, SOUP_STATUS_BAD_REQUEST, "Unknown push token");

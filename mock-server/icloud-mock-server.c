@@ -48,6 +48,19 @@
  * ([method@ICloudMock.Server.create_tls_database]), so Apple's names are
  * never resolved. The request log records the `Host` of every request.
  *
+ * Accounts marked `"bridge": true` get the HSA2 trusted-device bridge of
+ * 2026 (`protocol/hsa2-bridge.md`): the boot data asks for it, the server
+ * runs Apple's web push service as a WebSocket at `/v2/<hex>` (on the one
+ * origin, or on `websocket.push.apple.com` in routed mode) with the
+ * connection-message check, INVALID_NONCE, the push token, the subscription,
+ * pushes and their acknowledgements, and plays the trusted device behind
+ * `bridge/step/N` and `bridge/code/validate` (the SPAKE2+ verifier). The
+ * device code it shows is read like a pushed code
+ * ([method@ICloudMock.Server.dup_last_code] with a %NULL target). Push
+ * connection attempts are logged under the path `/v2`;
+ * [method@ICloudMock.Server.get_n_push_connections] counts the open ones,
+ * and the `ICLOUD_MOCK_FAULT_WS_*` faults break the WebSocket at each stage.
+ *
  * The same control functions are reachable over HTTP under `/_mock/`
  * (`requests`, `requests/clear`, `code`, `codes-sent`, `fault`,
  * `revoke-trust`, `expire-sessions`, `accounts`, `region`,

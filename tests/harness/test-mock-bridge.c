@@ -124,6 +124,33 @@ wait_for_flag (gboolean *flag,
   return *flag;
 }
 
+/* Opens @path on the push service; TRUE if upgraded, the handshake's
+ * status in push->status either way. */
+static gboolean
+push_open_path (Fixture    *f,
+                Push       *push,
+                const char *path,
+                const char *origin)
+{
+  g_autofree char *url = g_strconcat (f->push_base, path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (msg);
+  soup_session_websocket_connect_async (f->client.session, msg, origin, NULL, G_PRIORITY_DEFAULT,
+                                        NULL, got_websocket, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  push->ws = soup_session_websocket_connect_finish (f->client.session, result, &error);
+  push->status = soup_message_get_status (msg);
+  if (push->ws == NULL)
+    return FALSE;
+  g_signal_connect (push->ws, "message", G_CALLBACK (on_push_message), push);
+  g_signal_connect (push->ws, "closed", G_CALLBACK (on_push_closed), push);
+  return TRUE;
+}
+
 /* Opens /v2/<hex of a connection message> made with @key at @timestamp_ms
  * (the nonce is signed, unless @bad_signature). TRUE if upgraded; the
  * handshake's status in push->status either way. */
@@ -136,10 +163,6 @@ push_open (Fixture         *f,
            gboolean         bad_signature)
 {
   g_autoptr(GBytes) message = NULL;
-  g_autofree char *url = NULL;
-  g_autoptr(SoupMessage) msg = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *wss = NULL;
 
   if (bad_signature)
@@ -160,21 +183,7 @@ push_open (Fixture         *f,
 
   /* wss://<host>/v2/<hex>, on the origin of this test's push service */
   wss = icloud_bridge_websocket_url ("websocket.push.apple.com", message);
-  url = g_strconcat (f->push_base, strstr (wss, "/v2/"), NULL);
-  msg = soup_message_new ("GET", url);
-  g_assert_nonnull (msg);
-
-  soup_session_websocket_connect_async (f->client.session, msg, origin, NULL, G_PRIORITY_DEFAULT,
-                                        NULL, got_websocket, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  push->ws = soup_session_websocket_connect_finish (f->client.session, result, &error);
-  push->status = soup_message_get_status (msg);
-  if (push->ws == NULL)
-    return FALSE;
-  g_signal_connect (push->ws, "message", G_CALLBACK (on_push_message), push);
-  g_signal_connect (push->ws, "closed", G_CALLBACK (on_push_closed), push);
-  return TRUE;
+  return push_open_path (f, push, strstr (wss, "/v2/"), origin);
 }
 
 /* The next server message, or NULL after @timeout_ms or on close. */
@@ -758,6 +767,7 @@ test_boot_data_not_offered (Fixture *f, gconstpointer data)
 static void
 test_handshake_refused (Fixture *f, gconstpointer data)
 {
+  static const char *const bad_paths[] = { "/v2/ZZ", "/v2/0A05", "/v2/0a05", "/v2/0a0012ff", "/v2/" };
   g_auto(Push) bad_origin = { 0 };
   g_auto(Push) bad_signature = { 0 };
 
@@ -766,10 +776,18 @@ test_handshake_refused (Fixture *f, gconstpointer data)
   g_assert_cmpuint (bad_origin.status, ==, 403);
   g_assert_false (push_open (f, &bad_signature, f->key, now_ms (), ORIGIN, TRUE));
   g_assert_cmpuint (bad_signature.status, ==, 400);
+  /* not lower-case hex; a truncated message; trailing garbage */
+  for (guint i = 0; i < G_N_ELEMENTS (bad_paths); i++)
+    {
+      g_auto(Push) bad = { 0 };
+
+      g_assert_false (push_open_path (f, &bad, bad_paths[i], ORIGIN));
+      g_assert_cmpuint (bad.status, ==, 400);
+    }
   g_assert_cmpuint (icloud_mock_server_get_n_push_connections (f->server), ==, 0);
   /* attempts are logged under /v2, for the account that was offered the bridge */
-  g_assert_cmpuint (count (f, NULL, "/v2"), ==, 2);
-  g_assert_cmpuint (count (f, "bridge-prompt@example.com", "/v2"), ==, 2);
+  g_assert_cmpuint (count (f, NULL, "/v2"), ==, 2 + G_N_ELEMENTS (bad_paths));
+  g_assert_cmpuint (count (f, "bridge-prompt@example.com", "/v2"), ==, 2 + G_N_ELEMENTS (bad_paths));
 }
 
 static void
@@ -960,6 +978,30 @@ test_step_checks (Fixture *f, gconstpointer data)
   /* no session at all */
   g_clear_pointer (&f->client.scnt, g_free);
   g_assert_cmpuint (post_step (f, share, 2), ==, 401);
+}
+
+static void
+test_step0_before_filter (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) filter = icloud_bridge_encode_web_filter (TOPIC);
+  g_autoptr(ICloudBridgeServerMessage) subscribed = NULL;
+  g_autoptr(ICloudBridgePush) p1 = NULL;
+  guint64 server_time = 0;
+
+  /* the filter frame and bridge/step/0 race: the prompt waits for the
+   * subscription */
+  sign_in (f, "bridge-prompt@example.com", "bridge prompt");
+  g_assert_true (push_open (f, &f->push, f->key, now_ms (), ORIGIN, FALSE));
+  g_assert_true (push_read_token (&f->push, &server_time));
+  post_step0 (f);
+  assert_quiet (f);
+  push_send (&f->push, filter);
+  subscribed = push_next (&f->push, WAIT_MS);
+  g_assert_nonnull (subscribed);
+  g_assert_true (subscribed->has_subscription);
+  p1 = read_push (f, FALSE, NULL);
+  g_assert_nonnull (p1);
+  g_assert_cmpstr (p1->next_step, ==, "2");
 }
 
 static void
@@ -1299,6 +1341,7 @@ main (int argc, char **argv)
   ADD ("flow/validate-wrong", test_validate_wrong);
   ADD ("flow/session-uuid-final-4", test_flow_session_uuid);
   ADD ("flow/checks", test_step_checks);
+  ADD ("flow/step0-before-filter", test_step0_before_filter);
   ADD ("flow/new-request-ends-flow", test_new_request_ends_flow);
   ADD ("flow/missing-ack", test_missing_ack);
   ADD ("legacy/w-accepts-device-code", test_legacy_w);

@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 
 from icloudtest import (PASSWORD, ServerTestCase, is_missing_plugin, wait_for,
                         GLib, Gio, ICloud)
-from gi.repository import GObject  # noqa: E402
+from gi.repository import GObject, ICloudMock  # noqa: E402
 
 
 class SignInTest(ServerTestCase):
@@ -199,6 +199,15 @@ class SecondFactorTest(ServerTestCase):
     def skip_if_missing(self, error):
         if is_missing_plugin(error):
             self.skipTest('second-factor plugin not available: %s' % error.message)
+
+    def test_mock_push_service_api(self):
+        # The fake push service of the HSA2 bridge, through GIR.
+        self.assertEqual(self.server.get_n_push_connections(), 0)
+        self.assertEqual(ICloudMock.FAULT_INVALID_NONCE, 'invalid-nonce')
+        self.assertEqual(ICloudMock.FAULT_WS_CLOSE_AT_PROMPT, 'ws-close-at-prompt')
+        self.server.inject_fault('/v2', ICloudMock.FAULT_WS_PING, 1, 0)
+        self.server.clear_faults()
+        self.assertEqual(self.server.count_requests(None, '/v2'), 0)
 
     def test_2fa(self):
         apple_id = '2fa@example.com'
