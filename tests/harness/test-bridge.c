@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <icloud-glib/icloud-glib.h>
+#include <libsoup/soup.h>
 
 #include "icloud-mock-server.h"
 #include "test-async.h"
@@ -959,6 +960,82 @@ test_close (Fixture       *fixture,
   assert_sockets_closed (fixture);
 }
 
+/* Routed TLS mode: Apple's host names, the server's certificate; the
+ * WebSocket goes through the SoupSession the application gave (its TLS
+ * database, its remote-connectable) to wss://websocket.push.apple.com. */
+static void
+test_routed (void)
+{
+  g_autoptr(ICloudMockServer) server = icloud_mock_server_new ();
+  g_autoptr(SoupSession) soup = NULL;
+  g_autoptr(ICloudSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *cert = g_test_build_filename (G_TEST_DIST, "data", "icloud-mock-cert.pem", NULL);
+  g_autofree char *key = g_test_build_filename (G_TEST_DIST, "data", "icloud-mock-key.pem", NULL);
+  g_autofree char *dir = g_build_filename (g_get_user_state_dir (), "routed", NULL);
+  g_autofree char *log = NULL;
+  g_autofree char *code = NULL;
+  JsonArray *entries;
+  gboolean upgraded = FALSE;
+
+  icloud_mock_server_load_accounts (server, g_getenv ("ICLOUD_MOCK_ACCOUNTS"), &error);
+  g_assert_no_error (error);
+  icloud_mock_server_set_routed (server, cert, key, &error);
+  g_assert_no_error (error);
+  icloud_mock_server_start (server, &error);
+  g_assert_no_error (error);
+  soup = icloud_mock_server_create_soup_session (server, &error);
+  g_assert_no_error (error);
+
+  /* the global region: Apple's own URIs */
+  session = g_initable_new (ICLOUD_TYPE_SESSION, NULL, &error,
+                            "apple-id", ID_BRIDGE,
+                            "password", "bridge prompt",
+                            "cookie-directory", dir,
+                            "soup-session", soup,
+                            "timeout", TEST_TIMEOUT,
+                            NULL);
+  g_assert_no_error (error);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
+
+  icloud_session_request_2fa_code_async (session, NULL, NULL, async_ready, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (icloud_session_request_2fa_code_finish (session, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpint (icloud_session_get_code_delivery (session), ==, ICLOUD_CODE_DELIVERY_BRIDGE);
+
+  code = icloud_mock_server_dup_last_code (server, ID_BRIDGE, NULL);
+  icloud_session_validate_2fa_code_async (session, code, NULL, async_ready, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (icloud_session_validate_2fa_code_finish (session, result, &error));
+  g_assert_no_error (error);
+  g_assert_true (icloud_session_get_is_trusted_session (session));
+
+  /* the upgrade went to Apple's push host, over TLS */
+  log = icloud_mock_server_dup_request_log (server);
+  json_parser_load_from_data (parser, log, -1, &error);
+  g_assert_no_error (error);
+  entries = json_node_get_array (json_parser_get_root (parser));
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    {
+      JsonObject *entry = json_array_get_object_element (entries, i);
+
+      if (g_strcmp0 (json_object_get_string_member (entry, "path"), PATH_WS) != 0)
+        continue;
+      g_assert_cmpstr (json_object_get_string_member (entry, "host"), ==, "websocket.push.apple.com");
+      upgraded = TRUE;
+    }
+  g_assert_true (upgraded);
+
+  g_clear_object (&session);
+  icloud_mock_server_stop (server);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1003,6 +1080,7 @@ main (int   argc,
   ADD ("/bridge/logout", test_logout, NULL);
   ADD ("/bridge/dispose", test_dispose, NULL);
   ADD ("/bridge/secrets-not-logged", test_secrets_not_logged, NULL);
+  g_test_add_func ("/bridge/routed-tls", test_routed);
 
   return g_test_run ();
 }
