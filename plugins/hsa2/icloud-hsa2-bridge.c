@@ -25,6 +25,10 @@
 #include "icloud-crypto-private.h"
 #include "icloud-token-private.h"
 
+/* Messages kept while nobody waits (the user types the code): the oldest
+ * go beyond this (each is acknowledged already). */
+#define MAX_QUEUED_MESSAGES 64
+
 /* §f: how many INVALID_NONCE answers are retried (with the server's time) */
 #define MAX_CONNECT_ATTEMPTS 2
 
@@ -184,6 +188,8 @@ on_message (SoupWebsocketConnection *ws,
     }
 
   g_queue_push_tail (&self->incoming, g_bytes_ref (message));
+  while (g_queue_get_length (&self->incoming) > MAX_QUEUED_MESSAGES)
+    g_bytes_unref (g_queue_pop_head (&self->incoming));
   waiter_try (self);
 }
 
