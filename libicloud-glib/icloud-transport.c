@@ -792,6 +792,8 @@ icloud_session_connect_websocket_async (ICloudSession       *self,
                                "Not a valid WebSocket URI");
       return;
     }
+  /* Never to wherever a redirect points (icloud_request_build ()). */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
   /* Like pyicloud (hsa2-bridge.md §c.1): no cookies, no permessage-deflate. */
   soup_message_disable_feature (msg, SOUP_TYPE_COOKIE_JAR);
   soup_message_disable_feature (msg, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);

@@ -25,6 +25,10 @@
 #include "icloud-crypto-private.h"
 #include "icloud-token-private.h"
 
+/* Messages kept while nobody waits (the user types the code): the oldest
+ * go beyond this (each is acknowledged already). */
+#define MAX_QUEUED_MESSAGES 64
+
 /* §f: how many INVALID_NONCE answers are retried (with the server's time) */
 #define MAX_CONNECT_ATTEMPTS 2
 
@@ -184,6 +188,8 @@ on_message (SoupWebsocketConnection *ws,
     }
 
   g_queue_push_tail (&self->incoming, g_bytes_ref (message));
+  while (g_queue_get_length (&self->incoming) > MAX_QUEUED_MESSAGES)
+    g_bytes_unref (g_queue_pop_head (&self->incoming));
   waiter_try (self);
 }
 
@@ -869,13 +875,18 @@ validate_bf_cb (GObject      *source,
   g_autoptr(ICloudResponse) response = NULL;
   GError *error = NULL;
 
+  /* Only a notice that the prompt is over: once Apple took (or refused)
+   * the code, its fate does not change the outcome. A cancel still ends
+   * the operation as cancelled. */
   response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
-  if (response == NULL && !data->wrong_code)
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       fail_closing (task, error);
       return;
     }
-  if (response != NULL && !step_accepted (response))
+  if (response == NULL)
+    g_debug ("The bridge's last step failed: %s", error->message);
+  else if (!step_accepted (response))
     g_debug ("Apple answered the bridge's last step with HTTP %u", icloud_response_get_status (response));
   g_clear_error (&error);
 

@@ -342,6 +342,8 @@ icloud_hsa2_method_begin_async (ICloudAuthMethod    *method,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, icloud_hsa2_method_begin_async);
+  /* A new challenge: a prompt of an earlier one is over. */
+  g_clear_object (&self->bridge);
   g_task_set_task_data (task, g_object_ref (context), g_object_unref);
   fetch_options_async (self, context, cancellable, begin_cb, task);
 }

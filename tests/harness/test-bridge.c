@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <icloud-glib/icloud-glib.h>
+#include <libsoup/soup.h>
 
 #include "icloud-mock-server.h"
 #include "test-async.h"
@@ -554,6 +555,12 @@ when_b4_sent (Fixture *fixture)
   return count (fixture, PATH_B4) >= 1;
 }
 
+static gboolean
+when_bv_sent (Fixture *fixture)
+{
+  return count (fixture, PATH_BV) >= 1;
+}
+
 static void
 assert_cancelled (Fixture *fixture,
                   GError  *error,
@@ -630,17 +637,19 @@ test_cancel_prompt (Fixture       *fixture,
 }
 
 /* during validation: before bridge/step/2 (while scrypt runs), while
- * bridge/step/2's and bridge/step/4's answers come late */
+ * the answers of bridge/step/2, bridge/step/4 and bridge/code/validate
+ * come late */
 typedef struct {
   const char *slow_path;   /* or NULL */
   CancelWhen  when;
-  guint       b2, b4;      /* what reached the server */
+  guint       b2, b4, bv;  /* what reached the server */
 } CancelCase;
 
 static const CancelCase cancel_cases[] = {
-  { NULL,    when_deriving, 0, 0 },
-  { PATH_B2, when_b2_sent, 1, 0 },
-  { PATH_B4, when_b4_sent, 1, 1 },
+  { NULL,    when_deriving, 0, 0, 0 },
+  { PATH_B2, when_b2_sent,  1, 0, 0 },
+  { PATH_B4, when_b4_sent,  1, 1, 0 },
+  { PATH_BV, when_bv_sent,  1, 1, 1 },
 };
 
 static void
@@ -674,7 +683,8 @@ test_cancel_validate (Fixture       *fixture,
   assert_cancelled (fixture, error, log_at_cancel);
   g_assert_cmpuint (count (fixture, PATH_B2), ==, c->b2);
   g_assert_cmpuint (count (fixture, PATH_B4), ==, c->b4);
-  g_assert_cmpuint (count (fixture, PATH_BV), ==, 0);
+  g_assert_cmpuint (count (fixture, PATH_BV), ==, c->bv);
+  g_assert_cmpuint (count (fixture, PATH_B6), ==, 0);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
 
   /* and a new prompt works */
@@ -750,6 +760,53 @@ test_error_push (Fixture       *fixture,
   g_assert_cmpuint (count (fixture, PATH_B4), ==, 0);
 }
 
+/* Apple refuses the decrypted value (412): the last step is still posted,
+ * INVALID_CODE, the prompt over */
+static void
+test_validate_412 (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  g_autoptr(ICloudSession) session = sign_in (fixture, ID_BRIDGE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *code = NULL;
+
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  code = device_code (fixture, ID_BRIDGE);
+  icloud_mock_server_inject_reply (fixture->server, PATH_BV, 412,
+                                   "{\"service_errors\":[{\"code\":\"-21669\"}],\"hasError\":true}", 1);
+  g_assert_false (validate_code (fixture, session, code, NULL, NULL, NULL, &error));
+  g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_INVALID_CODE);
+  g_assert_nonnull (strstr (error->message, "new prompt"));
+  g_clear_error (&error);
+  g_assert_cmpuint (count (fixture, PATH_BV), ==, 1);
+  g_assert_cmpuint (count (fixture, PATH_B6), ==, 1);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
+  assert_sockets_closed (fixture);
+
+  /* the prompt is over: a new one */
+  g_clear_pointer (&code, g_free);
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  code = device_code (fixture, ID_BRIDGE);
+  validate_ok (fixture, session, code);
+}
+
+/* The last step ("done") refused after Apple took the code: signed in all
+ * the same */
+static void
+test_final_refused (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  g_autoptr(ICloudSession) session = sign_in (fixture, ID_BRIDGE);
+  g_autofree char *code = NULL;
+
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  code = device_code (fixture, ID_BRIDGE);
+  icloud_mock_server_inject_fault (fixture->server, PATH_B6, ICLOUD_MOCK_FAULT_500, 1, 0);
+  validate_ok (fixture, session, code);
+  g_assert_cmpuint (count (fixture, PATH_B6), ==, 1);
+  assert_sockets_closed (fixture);
+}
+
 /* A refused bridge/step/2: the status's own meaning, the bridge closed */
 static void
 test_step_refused (Fixture       *fixture,
@@ -821,6 +878,38 @@ test_blocking_push (Fixture       *fixture,
   g_assert_no_error (error);
 }
 
+/* Logging out, or letting the session go, closes the bridge too */
+static void
+test_logout (Fixture       *fixture,
+             gconstpointer  user_data)
+{
+  g_autoptr(ICloudSession) session = sign_in (fixture, ID_BRIDGE);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  g_assert_cmpuint (icloud_mock_server_get_n_push_connections (fixture->server), ==, 1);
+  icloud_session_logout_async (session, FALSE, FALSE, NULL, async_ready, &result);
+  g_assert_true (icloud_session_logout_finish (session, wait_result (fixture, &result, NULL, NULL, NULL),
+                                               &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_SIGNED_OUT);
+  g_assert_cmpint (icloud_session_get_code_delivery (session), ==, ICLOUD_CODE_DELIVERY_NONE);
+  assert_sockets_closed (fixture);
+}
+
+static void
+test_dispose (Fixture       *fixture,
+              gconstpointer  user_data)
+{
+  ICloudSession *session = sign_in (fixture, ID_BRIDGE);
+
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  g_assert_cmpuint (icloud_mock_server_get_n_push_connections (fixture->server), ==, 1);
+  g_object_unref (session);
+  assert_sockets_closed (fixture);
+}
+
 /* Neither the code nor the password reaches the log, ICLOUD_DEBUG's bodies
  * included */
 static void
@@ -871,6 +960,82 @@ test_close (Fixture       *fixture,
   assert_sockets_closed (fixture);
 }
 
+/* Routed TLS mode: Apple's host names, the server's certificate; the
+ * WebSocket goes through the SoupSession the application gave (its TLS
+ * database, its remote-connectable) to wss://websocket.push.apple.com. */
+static void
+test_routed (void)
+{
+  g_autoptr(ICloudMockServer) server = icloud_mock_server_new ();
+  g_autoptr(SoupSession) soup = NULL;
+  g_autoptr(ICloudSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *cert = g_test_build_filename (G_TEST_DIST, "data", "icloud-mock-cert.pem", NULL);
+  g_autofree char *key = g_test_build_filename (G_TEST_DIST, "data", "icloud-mock-key.pem", NULL);
+  g_autofree char *dir = g_build_filename (g_get_user_state_dir (), "routed", NULL);
+  g_autofree char *log = NULL;
+  g_autofree char *code = NULL;
+  JsonArray *entries;
+  gboolean upgraded = FALSE;
+
+  icloud_mock_server_load_accounts (server, g_getenv ("ICLOUD_MOCK_ACCOUNTS"), &error);
+  g_assert_no_error (error);
+  icloud_mock_server_set_routed (server, cert, key, &error);
+  g_assert_no_error (error);
+  icloud_mock_server_start (server, &error);
+  g_assert_no_error (error);
+  soup = icloud_mock_server_create_soup_session (server, &error);
+  g_assert_no_error (error);
+
+  /* the global region: Apple's own URIs */
+  session = g_initable_new (ICLOUD_TYPE_SESSION, NULL, &error,
+                            "apple-id", ID_BRIDGE,
+                            "password", "bridge prompt",
+                            "cookie-directory", dir,
+                            "soup-session", soup,
+                            "timeout", TEST_TIMEOUT,
+                            NULL);
+  g_assert_no_error (error);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
+
+  icloud_session_request_2fa_code_async (session, NULL, NULL, async_ready, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (icloud_session_request_2fa_code_finish (session, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpint (icloud_session_get_code_delivery (session), ==, ICLOUD_CODE_DELIVERY_BRIDGE);
+
+  code = icloud_mock_server_dup_last_code (server, ID_BRIDGE, NULL);
+  icloud_session_validate_2fa_code_async (session, code, NULL, async_ready, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (icloud_session_validate_2fa_code_finish (session, result, &error));
+  g_assert_no_error (error);
+  g_assert_true (icloud_session_get_is_trusted_session (session));
+
+  /* the upgrade went to Apple's push host, over TLS */
+  log = icloud_mock_server_dup_request_log (server);
+  json_parser_load_from_data (parser, log, -1, &error);
+  g_assert_no_error (error);
+  entries = json_node_get_array (json_parser_get_root (parser));
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    {
+      JsonObject *entry = json_array_get_object_element (entries, i);
+
+      if (g_strcmp0 (json_object_get_string_member (entry, "path"), PATH_WS) != 0)
+        continue;
+      g_assert_cmpstr (json_object_get_string_member (entry, "host"), ==, "websocket.push.apple.com");
+      upgraded = TRUE;
+    }
+  g_assert_true (upgraded);
+
+  g_clear_object (&session);
+  icloud_mock_server_stop (server);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -900,16 +1065,22 @@ main (int   argc,
   ADD ("/bridge/cancel/before-step2", test_cancel_validate, &cancel_cases[0]);
   ADD ("/bridge/cancel/step2", test_cancel_validate, &cancel_cases[1]);
   ADD ("/bridge/cancel/step4", test_cancel_validate, &cancel_cases[2]);
+  ADD ("/bridge/cancel/code-validate", test_cancel_validate, &cancel_cases[3]);
   ADD ("/bridge/legacy", test_legacy, NULL);
   ADD ("/bridge/quirk/ping", test_quirk, ICLOUD_MOCK_FAULT_WS_PING);
   ADD ("/bridge/quirk/noisy", test_quirk, ICLOUD_MOCK_FAULT_WS_NOISY);
   ADD ("/bridge/quirk/other-topic", test_quirk, ICLOUD_MOCK_FAULT_WS_OTHER_TOPIC);
   ADD ("/bridge/error-push", test_error_push, NULL);
   ADD ("/bridge/step-refused", test_step_refused, NULL);
+  ADD ("/bridge/validate-412", test_validate_412, NULL);
+  ADD ("/bridge/final-refused", test_final_refused, NULL);
   ADD ("/bridge/off", test_bridge_off, NULL);
   ADD ("/bridge/blocking", test_blocking_push, NULL);
   ADD ("/bridge/close", test_close, NULL);
+  ADD ("/bridge/logout", test_logout, NULL);
+  ADD ("/bridge/dispose", test_dispose, NULL);
   ADD ("/bridge/secrets-not-logged", test_secrets_not_logged, NULL);
+  g_test_add_func ("/bridge/routed-tls", test_routed);
 
   return g_test_run ();
 }
