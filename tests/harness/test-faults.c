@@ -3,9 +3,10 @@
  * Every request of every flow (password sign-in, restore, 2FA push and SMS,
  * the HSA2 trusted-device bridge, 2SA, trust, accountLogin, logout) against
  * every fault the fake server can inject; the bridge's WebSocket (the push
- * service at "/v2") against its own faults too, in a table of their own. Each cell starts from a fresh cookie directory, reaches the state
- * just before its request without any fault, breaks exactly that request,
- * runs the operation and checks:
+ * service at "/v2") against its own faults too, in a table of their own.
+ * Each cell starts from a fresh cookie directory, reaches the state just
+ * before its request without any fault, breaks exactly that request, runs
+ * the operation and checks:
  *
  *  - the exact outcome of the table below (an error's domain and code, or a
  *    recovery), with Apple's retry-after surfaced when throttled;
@@ -821,7 +822,7 @@ typedef struct {
  *    (B0: SMS; B2, B4: TIMED_OUT, within the short timeout), and after
  *    code/validate 2sv/trust is refused (403 -21672: PROTOCOL); bodies over
  *    1 MiB or nested deeper than 64 levels are refused anyway (PROTOCOL),
- *    but by bridge/step/6;
+ *    except after bridge/step/6;
  *  - bridge/step/6 refused or lost is an error too (§f: "B2/B4/BF status
  *    not 200/204/409", "timeout/transport while validating"); the client
  *    takes the last step for a notice, logs its failure and signs in
@@ -835,9 +836,9 @@ typedef struct {
  *    away;
  *  - 16 MiB auth options at sign-in failed the sign-in;
  *  - 2FA 2sv/trust × 2xx without the trust token left the session untrusted
- *    while validate_2fa_code returned TRUE.
+ *    while validate_2fa_code returned TRUE;
  *  - the bridge's WebSocket upgrade followed a 302 to another origin.
- * Known, not fixed yet:
+ * Known, not fixed (the client and §f disagree):
  *  - bridge/step/6 refused or lost is only logged: validate_2fa_code signs
  *    in (§f wants the error).
  */
