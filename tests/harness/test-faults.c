@@ -30,6 +30,7 @@
 
 #include "icloud-mock-server.h"
 #include "test-async.h"
+#include "test-names.h"
 
 #define P_AUTH  "/appleauth/auth"
 #define P_SETUP "/setup/ws/1"
@@ -1228,6 +1229,18 @@ cell_timeout (const Row   *row,
   return NORMAL_TIMEOUT_S;
 }
 
+/* The account's session file, or NULL. */
+static char *
+session_file_contents (Cell       *cell,
+                       const char *apple_id)
+{
+  g_autofree char *path = test_account_file (cell->dir, apple_id, ".session.json");
+  char *contents = NULL;
+
+  g_file_get_contents (path, &contents, NULL, NULL);
+  return contents;
+}
+
 /* Where the "redirect" fault points: another origin on loopback, served
  * from a thread of its own, counting every request that reaches it. */
 typedef struct {
@@ -1327,6 +1340,7 @@ run_cell (const Row   *row,
   ICloudAuthState want_state, reload_state;
   g_autoptr(Catcher) catcher = NULL;
   int caught = 0;
+  g_autofree char *saved = NULL;
 
   cell.server = icloud_mock_server_new ();
   icloud_mock_server_load_accounts_from_data (cell.server, accounts_json, -1, &error);
@@ -1359,6 +1373,8 @@ run_cell (const Row   *row,
       catcher = catcher_new (&caught);
       icloud_mock_server_set_redirect_target (cell.server, catcher->uri);
     }
+  if (IS_BRIDGE (row))
+    saved = session_file_contents (&cell, row->apple_id);
   before = count (&cell, row->apple_id, counted);
   icloud_mock_server_inject_fault_full (cell.server, row->path, fault->mock, fault->count,
                                         fault->retry_after, fault->delay_ms);
@@ -1406,9 +1422,19 @@ run_cell (const Row   *row,
                             state_name (icloud_session_get_state (cell.session)), state_name (want_state));
 
   /* The bridge's socket: open while its prompt is (a recovery that left
-   * the prompt on the device), else closed, whatever went wrong. */
+   * the prompt on the device), else closed, whatever went wrong; and the
+   * session file as it was (the bridge's state is never written), unless
+   * the session signed in or a code went by SMS (which another process
+   * may check: the phone is saved). */
   if (IS_BRIDGE (row))
-    push_connections_reach (&cell, expected == OK && row->ok_state == S_2FA ? 1 : 0, problems);
+    {
+      g_autofree char *saved_after = session_file_contents (&cell, row->apple_id);
+
+      push_connections_reach (&cell, expected == OK && row->ok_state == S_2FA ? 1 : 0, problems);
+      if (expected != FALL && (expected != OK || row->ok_state != S_IN) &&
+          g_strcmp0 (saved, saved_after) != 0)
+        g_string_append (problems, "; the session file changed");
+    }
 
   /* 5. the files: intact, and the saved session loads as it should */
   files_ok = files_intact (cell.dir, row->setup != setup_nothing || ok, problems);
