@@ -103,6 +103,9 @@ typedef struct {
   guint       retry_after;
   guint       delay_ms;
   const char *meaning;
+  /* A 2xx, or nothing, where the fake server does not act: a client that
+   * waits for the consequence (a bridge push) can only time out. */
+  gboolean    inert;
 } Fault;
 
 static const Fault faults[N_FAULTS] = {
@@ -121,13 +124,13 @@ static const Fault faults[N_FAULTS] = {
   [F_500]        = { "500", "500", ICLOUD_MOCK_FAULT_500, 1, 0, 0,
                      "`500` with a JSON error body" },
   [F_MALFORMED]  = { "malformed", "malformed", ICLOUD_MOCK_FAULT_MALFORMED, 1, 0, 0,
-                     "`200` whose body is not JSON at all" },
+                     "`200` whose body is not JSON at all", .inert = TRUE },
   [F_TRUNCATED]  = { "truncated", "truncated", ICLOUD_MOCK_FAULT_TRUNCATED, 1, 0, 0,
-                     "`200` with a JSON document cut in the middle" },
+                     "`200` with a JSON document cut in the middle", .inert = TRUE },
   [F_WRONG_TYPE] = { "wrong-type", "wrong type", ICLOUD_MOCK_FAULT_WRONG_CONTENT_TYPE, 1, 0, 0,
-                     "`200` `text/plain` \"hello\"" },
+                     "`200` `text/plain` \"hello\"", .inert = TRUE },
   [F_MISSING]    = { "missing-fields", "missing fields", ICLOUD_MOCK_FAULT_MISSING_FIELDS, 1, 0, 0,
-                     "`200` with the empty JSON object `{}`" },
+                     "`200` with the empty JSON object `{}`", .inert = TRUE },
   [F_OVERSIZE]   = { "oversize", "16 MiB", ICLOUD_MOCK_FAULT_OVERSIZE, 1, 0, 0,
                      "`200` with a 16 MiB body (the limit is 1 MiB)" },
   [F_DROP]       = { "drop", "drop", ICLOUD_MOCK_FAULT_DROP, 1, 0, 0,
@@ -965,7 +968,7 @@ static const SocketCell socket_cells[] = {
       "the socket is closed instead of answering the topic filter" }, FALL },
   { BRIDGE_ROW ("ws-silent", "the prompt (first push)", setup_bridge, run_bridge_request, S_2FA, P_BRIDGE "/step/0"),
     { "silent", "silent", ICLOUD_MOCK_FAULT_WS_SILENT, 1, 0, 0,
-      "no first push after `bridge/step/0`; the session's `timeout` is 1 s" }, FALL },
+      "no first push after `bridge/step/0`; the session's `timeout` is 1 s", .inert = TRUE }, FALL },
   { BRIDGE_ROW ("ws-other-topic", "the prompt (first push)", setup_bridge, run_bridge_request, S_2FA, NULL),
     { "other-topic", "another topic", ICLOUD_MOCK_FAULT_WS_OTHER_TOPIC, 1, 0, 0,
       "a push on another topic comes before the prompt" }, OK },
@@ -1214,8 +1217,9 @@ push_connections_reach (Cell    *cell,
 
 /* The session's timeout while the faulted operation runs: short where the
  * client has to give up waiting (a slow answer; on the bridge, a push that
- * never comes: the fake server does not act on a request it answers with a
- * fault), so that the matrix does not wait 30 s for each. Under valgrind
+ * never comes after an inert fault: the fake server does not act on a
+ * request it answers with a fault), so that the matrix does not wait 30 s
+ * for each. Under valgrind
  * the slow cells are left out (SLOW_TIMEOUT_S), the bridge's wait longer. */
 static guint
 cell_timeout (const Row   *row,
@@ -1224,7 +1228,7 @@ cell_timeout (const Row   *row,
 {
   if (fault == &faults[F_SLOW] || fault->delay_ms > 0)
     return SLOW_TIMEOUT_S;
-  if (IS_BRIDGE (row) && (OUTCOME (expect) == TIME || OUTCOME (expect) == FALL))
+  if (IS_BRIDGE (row) && fault->inert && (OUTCOME (expect) == TIME || OUTCOME (expect) == FALL))
     return valgrind ? BRIDGE_VALGRIND_TIMEOUT_S : SLOW_TIMEOUT_S;
   return NORMAL_TIMEOUT_S;
 }
