@@ -1358,7 +1358,10 @@ run_cell (const Row   *row,
    * dropped connection is seen as such (libsoup silently sends a request
    * again when a reused keep-alive connection was closed), and nothing a
    * cell leaves behind reaches the next one. The library's own sessions
-   * are covered by test_blocking_calls_release_connections. */
+   * are covered by test_blocking_calls_release_connections. The bridge's
+   * cells are asynchronous, on the session's own context: their requests
+   * share this SoupSession's pool (a drop is still seen as a drop there:
+   * the "drop" column holds). */
   cell.soup = soup_session_new_with_options ("max-conns", 256, "max-conns-per-host", 64, NULL);
   name = g_strdup_printf ("faults-%s-%s", row->id, fault->id);
   cell.dir = g_build_filename (g_get_user_state_dir (), name, NULL);
