@@ -1233,6 +1233,25 @@ cell_timeout (const Row   *row,
   return NORMAL_TIMEOUT_S;
 }
 
+/* The requests of the other routes, and of the trust that follows a
+ * check. */
+typedef struct {
+  guint push, sms, trust;
+} Routes;
+
+static Routes
+count_routes (Cell       *cell,
+              const char *apple_id)
+{
+  Routes routes = {
+    count (cell, apple_id, P_AUTH "/verify/trusteddevice"),
+    count (cell, apple_id, P_AUTH "/verify/phone"),
+    count (cell, apple_id, P_AUTH "/2sv/trust"),
+  };
+
+  return routes;
+}
+
 /* The account's session file, or NULL. */
 static char *
 session_file_contents (Cell       *cell,
@@ -1345,6 +1364,7 @@ run_cell (const Row   *row,
   g_autoptr(Catcher) catcher = NULL;
   int caught = 0;
   g_autofree char *saved = NULL;
+  Routes routes_before = { 0, };
 
   cell.server = icloud_mock_server_new ();
   icloud_mock_server_load_accounts_from_data (cell.server, accounts_json, -1, &error);
@@ -1381,7 +1401,10 @@ run_cell (const Row   *row,
       icloud_mock_server_set_redirect_target (cell.server, catcher->uri);
     }
   if (IS_BRIDGE (row))
-    saved = session_file_contents (&cell, row->apple_id);
+    {
+      saved = session_file_contents (&cell, row->apple_id);
+      routes_before = count_routes (&cell, row->apple_id);
+    }
   before = count (&cell, row->apple_id, counted);
   icloud_mock_server_inject_fault_full (cell.server, row->path, fault->mock, fault->count,
                                         fault->retry_after, fault->delay_ms);
@@ -1437,10 +1460,21 @@ run_cell (const Row   *row,
     {
       g_autofree char *saved_after = session_file_contents (&cell, row->apple_id);
 
+      Routes routes = count_routes (&cell, row->apple_id);
+
       push_connections_reach (&cell, expected == OK && row->ok_state == S_2FA ? 1 : 0, problems);
       if (expected != FALL && (expected != OK || row->ok_state != S_IN) &&
           g_strcmp0 (saved, saved_after) != 0)
         g_string_append (problems, "; the session file changed");
+      /* One route per request (§h item 13); a check that failed in the
+       * bridge trusts nothing (after an inert 2xx the bridge went on). */
+      if (routes.push != routes_before.push ||
+          routes.sms != routes_before.sms + (expected == FALL ? 1 : 0))
+        g_string_append_printf (problems, "; %u pushes and %u SMS asked for, wanted 0 and %u",
+                                routes.push - routes_before.push, routes.sms - routes_before.sms,
+                                expected == FALL ? 1 : 0);
+      if (expected != OK && expected != FALL && !fault->inert && routes.trust != routes_before.trust)
+        g_string_append (problems, "; 2sv/trust was asked after a failed check");
     }
 
   /* 5. the files: intact, and the saved session loads as it should */
