@@ -16,8 +16,10 @@
  *    and a new session without password from the same directory reaches
  *    the state the row names (the previous good session still loads);
  *  - once the fault is gone, retrying the operation succeeds;
- *  - for the bridge: the route reported (ICloudSession:code-delivery) and
- *    the push service's sockets (one while a prompt is open, else none).
+ *  - for the bridge: the route reported (ICloudSession:code-delivery), one
+ *    route per request, the push service's sockets (one while a prompt is
+ *    open, else none), the session file unchanged and no 2sv/trust after
+ *    a failure.
  *
  * The last test writes the matrix to docs/reliability.md (and a copy in the
  * build directory), when every cell ran.
@@ -1904,8 +1906,9 @@ build_document (void)
                         "`ICloudSession:code-delivery` and leaves no socket open; a recovery reports the "
                         "bridge with its socket open (the prompt on the device). `validate_2fa_code` runs "
                         "`bridge/step/2`, `/4`, `bridge/code/validate` and `bridge/step/6`: a failure is the "
-                        "exact error, the socket closed, the session in `NEEDS_2FA` and its file "
-                        "untouched, and a new prompt then works. Only a bridge request's status counts "
+                        "exact error, the socket closed, no `2sv/trust`, the session in `NEEDS_2FA` and its "
+                        "file untouched, and a new prompt then works. Each request takes one route (no "
+                        "push, SMS only on a fallback). Only a bridge request's status counts "
                         "(§b): a 2xx with a broken body is accepted, after which the client waits for the "
                         "device's push that the fake server, not having acted on the request, never "
                         "sends (timeout), or, after `bridge/code/validate`, `2sv/trust` is refused; "
