@@ -329,10 +329,13 @@ waiter_consider (ICloudHsa2Bridge *self,
   return TRUE;
 }
 
-/* Gives the waiter what it waits for, if it came. */
+/* Gives the waiter what it waits for, if it came. Its callback may run
+ * at once and let the bridge go: it is held until the end. */
 static void
 waiter_try (ICloudHsa2Bridge *self)
 {
+  g_autoptr(ICloudHsa2Bridge) hold = g_object_ref (self);
+
   while (self->waiter != NULL && !g_queue_is_empty (&self->incoming))
     {
       g_autoptr(GBytes) message = g_queue_pop_head (&self->incoming);
