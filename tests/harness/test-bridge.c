@@ -257,6 +257,19 @@ validate_ok (Fixture       *fixture,
   g_assert_true (icloud_session_get_is_trusted_session (session));
 }
 
+/* After a failure: a new prompt, and its code signs in. */
+static void
+new_prompt_signs_in (Fixture       *fixture,
+                     ICloudSession *session)
+{
+  g_autofree char *code = NULL;
+
+  icloud_mock_server_clear_faults (fixture->server);
+  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  code = device_code (fixture, ID_BRIDGE);
+  validate_ok (fixture, session, code);
+}
+
 static gboolean
 no_push_connection (gpointer user_data)
 {
@@ -481,11 +494,8 @@ test_dropped (Fixture       *fixture,
   g_assert_cmpuint (count (fixture, PATH_TRUST), ==, 0);
 
   /* a new prompt works */
-  g_clear_pointer (&code, g_free);
-  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
+  new_prompt_signs_in (fixture, session);
   g_assert_cmpuint (count (fixture, PATH_B0), ==, 2);
-  code = device_code (fixture, ID_BRIDGE);
-  validate_ok (fixture, session, code);
   assert_sockets_closed (fixture);
 }
 
@@ -688,11 +698,7 @@ test_cancel_validate (Fixture       *fixture,
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
 
   /* and a new prompt works */
-  g_clear_pointer (&code, g_free);
-  icloud_mock_server_clear_faults (fixture->server);
-  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
-  code = device_code (fixture, ID_BRIDGE);
-  validate_ok (fixture, session, code);
+  new_prompt_signs_in (fixture, session);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -784,10 +790,7 @@ test_validate_412 (Fixture       *fixture,
   assert_sockets_closed (fixture);
 
   /* the prompt is over: a new one */
-  g_clear_pointer (&code, g_free);
-  request_ok (fixture, session, ICLOUD_CODE_DELIVERY_BRIDGE);
-  code = device_code (fixture, ID_BRIDGE);
-  validate_ok (fixture, session, code);
+  new_prompt_signs_in (fixture, session);
 }
 
 /* The last step ("done") refused after Apple took the code: signed in all
