@@ -559,7 +559,7 @@ step_posted_cb (GObject      *source,
   GError *error = NULL;
 
   g_free (user_data);
-  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
+  response = icloud_auth_context_send_request_full_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (response == NULL)
     {
       fail_closing (call.task, error);
@@ -881,7 +881,7 @@ validate_bf_cb (GObject      *source,
   /* Only a notice that the prompt is over: once Apple took (or refused)
    * the code, its fate does not change the outcome. A cancel still ends
    * the operation as cancelled. */
-  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
+  response = icloud_auth_context_send_request_full_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       fail_closing (task, error);
@@ -918,7 +918,7 @@ validate_bv_cb (GObject      *source,
   guint status;
 
   g_clear_pointer (&data->value, icloud_crypto_free_secret);
-  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
+  response = icloud_auth_context_send_request_full_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (response == NULL)
     {
       fail_closing (task, error);
