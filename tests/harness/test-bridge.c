@@ -571,6 +571,37 @@ when_bv_sent (Fixture *fixture)
   return count (fixture, PATH_BV) >= 1;
 }
 
+/* 300 ms after @path reached the server: its answer read long since, the
+ * client waits for the push that answers it (which never comes: the
+ * request got an injected 200, the server's handler did not run). */
+static gboolean
+a_while_after (Fixture    *fixture,
+               const char *path)
+{
+  static gint64 seen;
+
+  if (count (fixture, path) == 0)
+    {
+      seen = 0;
+      return FALSE;
+    }
+  if (seen == 0)
+    seen = g_get_monotonic_time ();
+  return g_get_monotonic_time () - seen > 300 * G_TIME_SPAN_MILLISECOND;
+}
+
+static gboolean
+when_waiting_for_p2 (Fixture *fixture)
+{
+  return a_while_after (fixture, PATH_B2);
+}
+
+static gboolean
+when_waiting_for_p3 (Fixture *fixture)
+{
+  return a_while_after (fixture, PATH_B4);
+}
+
 static void
 assert_cancelled (Fixture *fixture,
                   GError  *error,
@@ -647,16 +678,19 @@ test_cancel_prompt (Fixture       *fixture,
  * the answers of bridge/step/2, bridge/step/4 and bridge/code/validate
  * come late */
 typedef struct {
-  const char *slow_path;   /* or NULL */
+  const char *slow_path;   /* answered late, or NULL */
+  const char *empty_path;  /* answered 200 {} without a push, or NULL */
   CancelWhen  when;
   guint       b2, b4, bv;  /* what reached the server */
 } CancelCase;
 
 static const CancelCase cancel_cases[] = {
-  { NULL,    when_deriving, 0, 0, 0 },
-  { PATH_B2, when_b2_sent,  1, 0, 0 },
-  { PATH_B4, when_b4_sent,  1, 1, 0 },
-  { PATH_BV, when_bv_sent,  1, 1, 1 },
+  { NULL,    NULL,    when_deriving,       0, 0, 0 },
+  { PATH_B2, NULL,    when_b2_sent,        1, 0, 0 },
+  { NULL,    PATH_B2, when_waiting_for_p2, 1, 0, 0 },
+  { PATH_B4, NULL,    when_b4_sent,        1, 1, 0 },
+  { NULL,    PATH_B4, when_waiting_for_p3, 1, 1, 0 },
+  { PATH_BV, NULL,    when_bv_sent,        1, 1, 1 },
 };
 
 static void
@@ -685,6 +719,8 @@ test_cancel_validate (Fixture       *fixture,
   code = device_code (fixture, ID_BRIDGE);
   if (c->slow_path != NULL)
     icloud_mock_server_inject_fault_full (fixture->server, c->slow_path, ICLOUD_MOCK_FAULT_SLOW, 1, 0, 3000);
+  if (c->empty_path != NULL)
+    icloud_mock_server_inject_reply (fixture->server, c->empty_path, 200, "{}", 1);
 
   g_assert_false (validate_code (fixture, session, code, cancellable, c->when, &log_at_cancel, &error));
   assert_cancelled (fixture, error, log_at_cancel);
@@ -1064,8 +1100,10 @@ main (int   argc,
   ADD ("/bridge/cancel/prompt", test_cancel_prompt, NULL);
   ADD ("/bridge/cancel/before-step2", test_cancel_validate, &cancel_cases[0]);
   ADD ("/bridge/cancel/step2", test_cancel_validate, &cancel_cases[1]);
-  ADD ("/bridge/cancel/step4", test_cancel_validate, &cancel_cases[2]);
-  ADD ("/bridge/cancel/code-validate", test_cancel_validate, &cancel_cases[3]);
+  ADD ("/bridge/cancel/waiting-p2", test_cancel_validate, &cancel_cases[2]);
+  ADD ("/bridge/cancel/step4", test_cancel_validate, &cancel_cases[3]);
+  ADD ("/bridge/cancel/waiting-p3", test_cancel_validate, &cancel_cases[4]);
+  ADD ("/bridge/cancel/code-validate", test_cancel_validate, &cancel_cases[5]);
   ADD ("/bridge/legacy", test_legacy, NULL);
   ADD ("/bridge/quirk/ping", test_quirk, ICLOUD_MOCK_FAULT_WS_PING);
   ADD ("/bridge/quirk/noisy", test_quirk, ICLOUD_MOCK_FAULT_WS_NOISY);
