@@ -169,6 +169,57 @@ send_cb (GObject      *source,
     g_task_return_pointer (task, response, g_object_unref);
 }
 
+/* The error of a context that belongs to no session. */
+static gboolean
+return_if_detached (ICloudAuthContext *self,
+                    GTask             *task)
+{
+  if (self->session != NULL)
+    return FALSE;
+  g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_NOT_AUTHENTICATED,
+                           "This context belongs to no session: only a session gives "
+                           "its auth methods a context to send requests through");
+  return TRUE;
+}
+
+static ICloudResponse *
+response_finish (ICloudAuthContext  *self,
+                 GAsyncResult       *result,
+                 gpointer            source_tag,
+                 GError            **error)
+{
+  g_return_val_if_fail (ICLOUD_IS_AUTH_CONTEXT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+send_request (ICloudAuthContext   *self,
+              const char          *http_method,
+              ICloudRoot           root,
+              const char          *path,
+              JsonNode            *body,
+              ICloudRequestFlags   flags,
+              SoupMessageHeaders  *headers,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data,
+              gpointer             source_tag)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  if (return_if_detached (self, task))
+    {
+      g_object_unref (task);
+      return;
+    }
+  icloud_session_send_request_full_async (self->session, http_method, root, path, body, flags,
+                                          headers, cancellable, send_cb, task);
+}
+
 /**
  * icloud_auth_context_send_request_async:
  * @self: a context
@@ -198,21 +249,11 @@ icloud_auth_context_send_request_async (ICloudAuthContext   *self,
                                         GAsyncReadyCallback  callback,
                                         gpointer             user_data)
 {
-  icloud_auth_context_send_request_full_async (self, http_method, root, path, body, flags,
-                                               NULL, cancellable, callback, user_data);
-}
+  g_return_if_fail (ICLOUD_IS_AUTH_CONTEXT (self));
+  g_return_if_fail (http_method != NULL && path != NULL);
 
-/* The error of a context that belongs to no session. */
-static gboolean
-return_if_detached (ICloudAuthContext *self,
-                    GTask             *task)
-{
-  if (self->session != NULL)
-    return FALSE;
-  g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_NOT_AUTHENTICATED,
-                           "This context belongs to no session: only a session gives "
-                           "its auth methods a context to send requests through");
-  return TRUE;
+  send_request (self, http_method, root, path, body, flags, NULL, cancellable, callback,
+                user_data, icloud_auth_context_send_request_async);
 }
 
 /**
@@ -230,8 +271,7 @@ return_if_detached (ICloudAuthContext *self,
  * @user_data: data for @callback
  *
  * Like [method@ICloud.AuthContext.send_request_async], with headers of the
- * method's own. Finish it with
- * [method@ICloud.AuthContext.send_request_finish].
+ * method's own.
  */
 void
 icloud_auth_context_send_request_full_async (ICloudAuthContext   *self,
@@ -245,20 +285,31 @@ icloud_auth_context_send_request_full_async (ICloudAuthContext   *self,
                                              GAsyncReadyCallback  callback,
                                              gpointer             user_data)
 {
-  GTask *task;
-
   g_return_if_fail (ICLOUD_IS_AUTH_CONTEXT (self));
   g_return_if_fail (http_method != NULL && path != NULL);
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, icloud_auth_context_send_request_async);
-  if (return_if_detached (self, task))
-    {
-      g_object_unref (task);
-      return;
-    }
-  icloud_session_send_request_full_async (self->session, http_method, root, path, body, flags,
-                                          headers, cancellable, send_cb, task);
+  send_request (self, http_method, root, path, body, flags, headers, cancellable, callback,
+                user_data, icloud_auth_context_send_request_full_async);
+}
+
+/**
+ * icloud_auth_context_send_request_full_finish:
+ * @self: a context
+ * @result: the result
+ * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.AuthContext.send_request_full_async].
+ *
+ * Returns: (transfer full): the response, whatever its HTTP status; %NULL
+ *   only when no answer was read (network error, cancellation, a body over
+ *   the size limit or nested too deep)
+ */
+ICloudResponse *
+icloud_auth_context_send_request_full_finish (ICloudAuthContext  *self,
+                                              GAsyncResult       *result,
+                                              GError            **error)
+{
+  return response_finish (self, result, icloud_auth_context_send_request_full_async, error);
 }
 
 /**
@@ -267,8 +318,7 @@ icloud_auth_context_send_request_full_async (ICloudAuthContext   *self,
  * @result: the result
  * @error: return location for a #GError
  *
- * Finishes [method@ICloud.AuthContext.send_request_async] and
- * [method@ICloud.AuthContext.send_request_full_async].
+ * Finishes [method@ICloud.AuthContext.send_request_async].
  *
  * Returns: (transfer full): the response, whatever its HTTP status; %NULL
  *   only when no answer was read (network error, cancellation, a body over
@@ -279,11 +329,7 @@ icloud_auth_context_send_request_finish (ICloudAuthContext  *self,
                                          GAsyncResult       *result,
                                          GError            **error)
 {
-  g_return_val_if_fail (ICLOUD_IS_AUTH_CONTEXT (self), NULL);
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_auth_context_send_request_async, NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return response_finish (self, result, icloud_auth_context_send_request_async, error);
 }
 
 static void

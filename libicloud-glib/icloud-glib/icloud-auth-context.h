@@ -95,6 +95,10 @@ void            icloud_auth_context_send_request_full_async (ICloudAuthContext *
                                                         GCancellable         *cancellable,
                                                         GAsyncReadyCallback   callback,
                                                         gpointer              user_data);
+ICLOUD_AVAILABLE_IN_ALL
+ICloudResponse *icloud_auth_context_send_request_full_finish (ICloudAuthContext *self,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
 
 ICLOUD_AVAILABLE_IN_ALL
 void            icloud_auth_context_connect_websocket_async (ICloudAuthContext *self,

@@ -329,10 +329,13 @@ waiter_consider (ICloudHsa2Bridge *self,
   return TRUE;
 }
 
-/* Gives the waiter what it waits for, if it came. */
+/* Gives the waiter what it waits for, if it came. Its callback may run
+ * at once and let the bridge go: it is held until the end. */
 static void
 waiter_try (ICloudHsa2Bridge *self)
 {
+  g_autoptr(ICloudHsa2Bridge) hold = g_object_ref (self);
+
   while (self->waiter != NULL && !g_queue_is_empty (&self->incoming))
     {
       g_autoptr(GBytes) message = g_queue_pop_head (&self->incoming);
@@ -556,7 +559,7 @@ step_posted_cb (GObject      *source,
   GError *error = NULL;
 
   g_free (user_data);
-  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
+  response = icloud_auth_context_send_request_full_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (response == NULL)
     {
       fail_closing (call.task, error);
@@ -878,7 +881,7 @@ validate_bf_cb (GObject      *source,
   /* Only a notice that the prompt is over: once Apple took (or refused)
    * the code, its fate does not change the outcome. A cancel still ends
    * the operation as cancelled. */
-  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
+  response = icloud_auth_context_send_request_full_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       fail_closing (task, error);
@@ -915,7 +918,7 @@ validate_bv_cb (GObject      *source,
   guint status;
 
   g_clear_pointer (&data->value, icloud_crypto_free_secret);
-  response = icloud_auth_context_send_request_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
+  response = icloud_auth_context_send_request_full_finish (ICLOUD_AUTH_CONTEXT (source), result, &error);
   if (response == NULL)
     {
       fail_closing (task, error);

@@ -22,6 +22,7 @@
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 
 #include "icloud-mock-server.h"
 
@@ -1290,8 +1291,28 @@ pty_type (int         master,
   g_assert_cmpint (write (master, "\n", 1), ==, 1);
 }
 
+/* The fake push service's figure @name (GET /_mock/push). */
+static gint64
+push_figure (const char *name)
+{
+  g_autoptr(SoupSession) soup = soup_session_new ();
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = g_strconcat (icloud_mock_server_get_base_uri (server), "/_mock/push", NULL);
+
+  msg = soup_message_new ("GET", uri);
+  body = soup_session_send_and_read (soup, msg, NULL, &error);
+  g_assert_no_error (error);
+  json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), g_bytes_get_size (body), &error);
+  g_assert_no_error (error);
+  return json_object_get_int_member (json_node_get_object (json_parser_get_root (parser)), name);
+}
+
 /* Interactive: login on a terminal, the prompt on the trusted device, the
- * code typed while the bridge's socket stays open. */
+ * code typed while the bridge's socket stays open (with @data, while the
+ * push service pings it every second: the pings are answered meanwhile). */
 static void
 test_bridge_interactive (Fixture       *f,
                          gconstpointer  data)
@@ -1303,6 +1324,7 @@ test_bridge_interactive (Fixture       *f,
   g_autofree char *code = NULL;
   const char *tool = g_getenv ("ICLOUD_AUTH");
   const char *slave;
+  guint validations;
   int master;
 
   master = posix_openpt (O_RDWR | O_NOCTTY);
@@ -1322,6 +1344,9 @@ test_bridge_interactive (Fixture       *f,
                                       "--apple-id", BRIDGE_ID, "login", NULL);
   g_assert_no_error (error);
 
+  validations = icloud_mock_server_count_requests (server, BRIDGE_ID, "/appleauth/auth/bridge/code/validate");
+  if (data != NULL)
+    icloud_mock_server_inject_fault (server, "/v2", ICLOUD_MOCK_FAULT_WS_PING, 1, 0);
   pty_expect (master, seen, "Password for");
   remember_secret (f, "bridge prompt");
   pty_type (master, "bridge prompt");
@@ -1331,6 +1356,14 @@ test_bridge_interactive (Fixture       *f,
   pty_expect (master, seen, "Verification code: ");
   /* the socket is open while the user types */
   g_assert_cmpuint (icloud_mock_server_get_n_push_connections (server), ==, 1);
+  if (data != NULL)
+    {
+      gint64 pongs = push_figure ("pongs");
+
+      g_usleep (2500 * G_TIME_SPAN_MILLISECOND);   /* the user reads the code */
+      g_assert_cmpint (push_figure ("pongs"), >=, pongs + 2);
+      g_assert_cmpuint (icloud_mock_server_get_n_push_connections (server), ==, 1);
+    }
   code = icloud_mock_server_dup_last_code (server, BRIDGE_ID, NULL);
   g_assert_nonnull (code);
   remember_secret (f, code);
@@ -1344,7 +1377,7 @@ test_bridge_interactive (Fixture       *f,
   close (master);
 
   g_assert_cmpuint (icloud_mock_server_count_requests (server, BRIDGE_ID, "/appleauth/auth/bridge/code/validate"),
-                    ==, 1);
+                    ==, validations + 1);
   g_assert_cmpint (run_cli (f, NULL, "--apple-id", BRIDGE_ID, "--json", "status"), ==, EXIT_OK);
   assert_state_json (f, BRIDGE_ID, "authenticated");
   g_assert_true (json_trusted (f));
@@ -1402,6 +1435,8 @@ main (int    argc,
   ADD ("/cli/security-key", test_security_key);
   ADD ("/cli/bridge/headless", test_bridge_headless);
   ADD ("/cli/bridge/interactive", test_bridge_interactive);
+  g_test_add ("/cli/bridge/interactive-pings", Fixture, "pings", fixture_setup,
+              test_bridge_interactive, fixture_teardown);
 
 #undef ADD
 
