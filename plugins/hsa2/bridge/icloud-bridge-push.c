@@ -141,9 +141,41 @@ skip_space (const char *text,
   return i;
 }
 
+/* @text[@from..@to) without the white space outside strings. */
+static char *
+compact_text (const char *text,
+              gsize       from,
+              gsize       to)
+{
+  GString *out = g_string_sized_new (to - from);
+  gboolean in_string = FALSE, escaped = FALSE;
+
+  for (gsize j = from; j < to; j++)
+    {
+      char c = text[j];
+
+      if (in_string)
+        {
+          if (escaped)
+            escaped = FALSE;
+          else if (c == '\\')
+            escaped = TRUE;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (g_ascii_isspace (c))
+        continue;
+      g_string_append_c (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
 /* The text of the member @name of the JSON object text[start..end), white
- * space outside strings dropped; NULL if the name is not found as written
- * (an escaped name is not looked for). */
+ * space outside strings dropped; the last one when the name repeats (as
+ * json-glib keeps the last); NULL if the name is not found as written (an
+ * escaped name is not looked for). */
 static char *
 member_text (const char *text,
              gsize       start,
@@ -152,6 +184,8 @@ member_text (const char *text,
 {
   gsize i = skip_space (text, end, start);
   gsize name_len = strlen (name);
+  gsize found_start = 0, found_end = 0;
+  gboolean found = FALSE;
 
   if (i >= end || text[i] != '{')
     return NULL;
@@ -162,49 +196,29 @@ member_text (const char *text,
 
       i = skip_space (text, end, i);
       if (i >= end || text[i] != '"')
-        return NULL;
+        break;
       key_start = i + 1;
       key_end = skip_value (text, end, i) - 1;
       i = skip_space (text, end, key_end + 1);
       if (i >= end || text[i] != ':')
-        return NULL;
+        break;
       value_start = skip_space (text, end, i + 1);
       value_end = skip_value (text, end, value_start);
 
       if (key_end - key_start == name_len && memcmp (text + key_start, name, name_len) == 0)
         {
-          GString *out = g_string_sized_new (value_end - value_start);
-          gboolean in_string = FALSE, escaped = FALSE;
-
-          for (gsize j = value_start; j < value_end; j++)
-            {
-              char c = text[j];
-
-              if (in_string)
-                {
-                  if (escaped)
-                    escaped = FALSE;
-                  else if (c == '\\')
-                    escaped = TRUE;
-                  else if (c == '"')
-                    in_string = FALSE;
-                }
-              else if (c == '"')
-                in_string = TRUE;
-              else if (g_ascii_isspace (c))
-                continue;
-              g_string_append_c (out, c);
-            }
-          return g_string_free (out, FALSE);
+          found = TRUE;
+          found_start = value_start;
+          found_end = value_end;
         }
 
       i = skip_space (text, end, value_end);
       if (i < end && text[i] == ',')
         i++;
       else
-        return NULL;
+        break;
     }
-  return NULL;
+  return found ? compact_text (text, found_start, found_end) : NULL;
 }
 
 static gboolean
@@ -324,11 +338,23 @@ icloud_bridge_push_parse (const guint8 *payload,
   node = json_object_get_member (object, "akdata");
   if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
     {
+      gboolean is_string = JSON_NODE_HOLDS_VALUE (node) &&
+                           json_node_get_value_type (node) == G_TYPE_STRING;
+
       push->akdata = json_node_copy (node);
-      if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+      if (is_string)
         push->akdata_text = g_strdup (json_node_get_string (node));
       else
         push->akdata_text = member_text ((const char *) payload, start, end, "akdata");
+      if (push->akdata_text != NULL && !is_string)
+        {
+          /* What was found must be what json-glib read (not so when the
+           * name was also written with escapes). */
+          g_autoptr(JsonNode) again = icloud_json_parse (push->akdata_text, strlen (push->akdata_text), NULL);
+
+          if (again == NULL || !json_node_equal (again, node))
+            g_clear_pointer (&push->akdata_text, g_free);
+        }
       if (push->akdata_text == NULL)
         push->akdata_text = json_to_string (node, FALSE);   /* an escaped name */
       if (!g_utf8_validate (push->akdata_text, -1, NULL))
