@@ -169,6 +169,57 @@ send_cb (GObject      *source,
     g_task_return_pointer (task, response, g_object_unref);
 }
 
+/* The error of a context that belongs to no session. */
+static gboolean
+return_if_detached (ICloudAuthContext *self,
+                    GTask             *task)
+{
+  if (self->session != NULL)
+    return FALSE;
+  g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_NOT_AUTHENTICATED,
+                           "This context belongs to no session: only a session gives "
+                           "its auth methods a context to send requests through");
+  return TRUE;
+}
+
+static ICloudResponse *
+response_finish (ICloudAuthContext  *self,
+                 GAsyncResult       *result,
+                 gpointer            source_tag,
+                 GError            **error)
+{
+  g_return_val_if_fail (ICLOUD_IS_AUTH_CONTEXT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+send_request (ICloudAuthContext   *self,
+              const char          *http_method,
+              ICloudRoot           root,
+              const char          *path,
+              JsonNode            *body,
+              ICloudRequestFlags   flags,
+              SoupMessageHeaders  *headers,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data,
+              gpointer             source_tag)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  if (return_if_detached (self, task))
+    {
+      g_object_unref (task);
+      return;
+    }
+  icloud_session_send_request_full_async (self->session, http_method, root, path, body, flags,
+                                          headers, cancellable, send_cb, task);
+}
+
 /**
  * icloud_auth_context_send_request_async:
  * @self: a context
@@ -198,23 +249,67 @@ icloud_auth_context_send_request_async (ICloudAuthContext   *self,
                                         GAsyncReadyCallback  callback,
                                         gpointer             user_data)
 {
-  GTask *task;
-
   g_return_if_fail (ICLOUD_IS_AUTH_CONTEXT (self));
   g_return_if_fail (http_method != NULL && path != NULL);
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, icloud_auth_context_send_request_async);
-  if (self->session == NULL)
-    {
-      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_NOT_AUTHENTICATED,
-                               "This context belongs to no session: only a session gives "
-                               "its auth methods a context to send requests through");
-      g_object_unref (task);
-      return;
-    }
-  icloud_session_send_request_async (self->session, http_method, root, path, body, flags,
-                                     cancellable, send_cb, task);
+  send_request (self, http_method, root, path, body, flags, NULL, cancellable, callback,
+                user_data, icloud_auth_context_send_request_async);
+}
+
+/**
+ * icloud_auth_context_send_request_full_async:
+ * @self: a context
+ * @http_method: `GET`, `POST`, `PUT`, ...
+ * @root: the root the path is under
+ * @path: the path under the root, starting with `/` (it may carry a query)
+ * @body: (nullable): a JSON body
+ * @flags: how to dress the request
+ * @headers: (nullable): more request headers (such as Apple's
+ *   `X-Apple-App-Id`), set over the ones @flags ask for
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the response
+ * @user_data: data for @callback
+ *
+ * Like [method@ICloud.AuthContext.send_request_async], with headers of the
+ * method's own.
+ */
+void
+icloud_auth_context_send_request_full_async (ICloudAuthContext   *self,
+                                             const char          *http_method,
+                                             ICloudRoot           root,
+                                             const char          *path,
+                                             JsonNode            *body,
+                                             ICloudRequestFlags   flags,
+                                             SoupMessageHeaders  *headers,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data)
+{
+  g_return_if_fail (ICLOUD_IS_AUTH_CONTEXT (self));
+  g_return_if_fail (http_method != NULL && path != NULL);
+
+  send_request (self, http_method, root, path, body, flags, headers, cancellable, callback,
+                user_data, icloud_auth_context_send_request_full_async);
+}
+
+/**
+ * icloud_auth_context_send_request_full_finish:
+ * @self: a context
+ * @result: the result
+ * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.AuthContext.send_request_full_async].
+ *
+ * Returns: (transfer full): the response, whatever its HTTP status; %NULL
+ *   only when no answer was read (network error, cancellation, a body over
+ *   the size limit or nested too deep)
+ */
+ICloudResponse *
+icloud_auth_context_send_request_full_finish (ICloudAuthContext  *self,
+                                              GAsyncResult       *result,
+                                              GError            **error)
+{
+  return response_finish (self, result, icloud_auth_context_send_request_full_async, error);
 }
 
 /**
@@ -234,11 +329,151 @@ icloud_auth_context_send_request_finish (ICloudAuthContext  *self,
                                          GAsyncResult       *result,
                                          GError            **error)
 {
+  return response_finish (self, result, icloud_auth_context_send_request_async, error);
+}
+
+static void
+websocket_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  SoupWebsocketConnection *ws;
+
+  ws = icloud_session_connect_websocket_finish (ICLOUD_SESSION (source), result, &error);
+  if (ws == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, ws, g_object_unref);
+}
+
+/**
+ * icloud_auth_context_connect_websocket_async:
+ * @self: a context
+ * @host: the host name of one of Apple's services (`websocket.push.apple.com`)
+ * @path: the path, starting with `/`
+ * @origin: (nullable): the `Origin` header of the handshake
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the WebSocket is open, or failed
+ * @user_data: data for @callback
+ *
+ * Opens a WebSocket to `wss://HOST/PATH` through the session's own
+ * `SoupSession` (its TLS database, its `remote-connectable` routing): no
+ * cookies, no WebSocket extension, no sub-protocol, within the session's
+ * [property@ICloud.Session:timeout]. For an endpoint made by
+ * [ctor@ICloud.Endpoint.new_for_base_uri] on a loopback host (the fake
+ * server's one-origin mode), it goes to that origin instead (`ws://` for
+ * `http://`), as the session's other roots do. Plain `ws://` never goes to
+ * any other host.
+ *
+ * The connection runs on the thread-default main context of the call;
+ * the method owns it and closes it
+ * ([method@Soup.WebsocketConnection.close]) when done.
+ */
+void
+icloud_auth_context_connect_websocket_async (ICloudAuthContext   *self,
+                                             const char          *host,
+                                             const char          *path,
+                                             const char          *origin,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (ICLOUD_IS_AUTH_CONTEXT (self));
+  g_return_if_fail (host != NULL && path != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, icloud_auth_context_connect_websocket_async);
+  if (return_if_detached (self, task))
+    return;
+  icloud_session_connect_websocket_async (self->session, host, path, origin, cancellable,
+                                          websocket_cb, g_steal_pointer (&task));
+}
+
+/**
+ * icloud_auth_context_connect_websocket_finish:
+ * @self: a context
+ * @result: the result
+ * @error: return location for a #GError
+ *
+ * Finishes [method@ICloud.AuthContext.connect_websocket_async].
+ *
+ * Returns: (transfer full): the open WebSocket, or %NULL (a network or TLS
+ *   error, a refused upgrade as a #SoupWebsocketError,
+ *   %G_IO_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED)
+ */
+SoupWebsocketConnection *
+icloud_auth_context_connect_websocket_finish (ICloudAuthContext  *self,
+                                              GAsyncResult       *result,
+                                              GError            **error)
+{
   g_return_val_if_fail (ICLOUD_IS_AUTH_CONTEXT (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_auth_context_send_request_async, NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_auth_context_connect_websocket_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * icloud_auth_context_get_timeout:
+ * @self: a context
+ *
+ * Gets the session's [property@ICloud.Session:timeout], which a method
+ * also applies to what it waits for by itself (a message on a WebSocket).
+ *
+ * Returns: seconds, or 0 for no limit
+ */
+guint
+icloud_auth_context_get_timeout (ICloudAuthContext *self)
+{
+  g_return_val_if_fail (ICLOUD_IS_AUTH_CONTEXT (self), 0);
+
+  return self->session != NULL ? icloud_session_get_timeout (self->session) : 0;
+}
+
+/**
+ * icloud_auth_context_get_trusted_device_bridge:
+ * @self: a context
+ *
+ * Whether a code request may use the trusted-device bridge: the session's
+ * [property@ICloud.Session:trusted-device-bridge], and the call running
+ * on the session's own main context (a blocking twin's private context
+ * is gone when the call returns, and with it any connection made in it).
+ *
+ * Returns: %TRUE if the bridge may be used
+ */
+gboolean
+icloud_auth_context_get_trusted_device_bridge (ICloudAuthContext *self)
+{
+  g_autoptr(GMainContext) current = NULL;
+
+  g_return_val_if_fail (ICLOUD_IS_AUTH_CONTEXT (self), FALSE);
+
+  if (self->session == NULL || !icloud_session_get_trusted_device_bridge (self->session))
+    return FALSE;
+  current = g_main_context_ref_thread_default ();
+  return current == self->session->context;
+}
+
+/**
+ * icloud_auth_context_set_code_delivery:
+ * @self: a context
+ * @delivery: the route a code was just requested by
+ *
+ * Tells the session which route the code request that is ending used
+ * ([property@ICloud.Session:code-delivery]).
+ */
+void
+icloud_auth_context_set_code_delivery (ICloudAuthContext  *self,
+                                       ICloudCodeDelivery  delivery)
+{
+  g_return_if_fail (ICLOUD_IS_AUTH_CONTEXT (self));
+
+  if (self->session != NULL)
+    icloud_session_set_code_delivery (self->session, delivery);
 }
 
 /**

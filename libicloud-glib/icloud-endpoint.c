@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "icloud-endpoint.h"
+#include "icloud-endpoint-private.h"
 
 /**
  * ICloudEndpoint:
@@ -450,4 +451,58 @@ icloud_endpoint_equal (ICloudEndpoint *a,
   return g_strcmp0 (a->auth_uri, b->auth_uri) == 0 &&
          g_strcmp0 (a->setup_uri, b->setup_uri) == 0 &&
          g_strcmp0 (a->home_uri, b->home_uri) == 0;
+}
+
+/* The origin (scheme://host[:port]) of a loopback base-URI endpoint, the
+ * fake server's one-origin mode: its auth and setup roots are the home root
+ * plus Apple's paths (see icloud_endpoint_new_for_base_uri ()). NULL for any
+ * other endpoint. */
+static char *
+loopback_base_origin (ICloudEndpoint *self)
+{
+  g_autofree char *auth_uri = NULL;
+  g_autofree char *setup_uri = NULL;
+  g_autoptr(GUri) home = NULL;
+
+  if (self->home_uri == NULL)
+    return NULL;
+  auth_uri = g_strconcat (self->home_uri, "/appleauth/auth", NULL);
+  setup_uri = g_strconcat (self->home_uri, "/setup/ws/1", NULL);
+  if (g_strcmp0 (auth_uri, self->auth_uri) != 0 || g_strcmp0 (setup_uri, self->setup_uri) != 0)
+    return NULL;
+
+  home = g_uri_parse (self->home_uri, G_URI_FLAGS_NONE, NULL);
+  if (home == NULL || !host_is_loopback (g_uri_get_host (home)) ||
+      (g_uri_get_path (home) != NULL && *g_uri_get_path (home) != '\0'))
+    return NULL;
+
+  return g_uri_join (G_URI_FLAGS_NONE,
+                     g_ascii_strcasecmp (g_uri_get_scheme (home), "http") == 0 ? "ws" : "wss",
+                     NULL, g_uri_get_host (home), g_uri_get_port (home), "", NULL, NULL);
+}
+
+char *
+icloud_endpoint_dup_websocket_uri (ICloudEndpoint  *self,
+                                   const char      *host,
+                                   const char      *path,
+                                   GError         **error)
+{
+  g_autofree char *origin = NULL;
+
+  g_return_val_if_fail (ICLOUD_IS_ENDPOINT (self), NULL);
+  g_return_val_if_fail (host != NULL && path != NULL && path[0] == '/', NULL);
+
+  if (*host == '\0' || strpbrk (host, "/?#@ \t\r\n\\") != NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "A WebSocket host must be a bare host name");
+      return NULL;
+    }
+
+  origin = loopback_base_origin (self);
+  if (origin != NULL)
+    return g_strconcat (origin, path, NULL);
+
+  /* Apple's hosts: always TLS, never plain ws:// */
+  return g_strconcat ("wss://", host, path, NULL);
 }

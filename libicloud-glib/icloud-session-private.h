@@ -36,6 +36,8 @@ struct _ICloudSession
   guint            throttle_retries;
   guint            max_password_sign_ins;
   guint            timeout;
+  gboolean         trusted_device_bridge;
+  ICloudCodeDelivery code_delivery;
 
   ICloudAuthState  state;
   GBytes          *account_doc;    /* Apple's latest account document */
@@ -94,6 +96,8 @@ void icloud_session_op_begin (GTask *task, OpContinue then);
 void icloud_session_op_end (GTask *task, GError *error);
 void icloud_session_op_end_pointer (GTask *task, gpointer result, GDestroyNotify destroy);
 void icloud_session_set_retry_after (ICloudSession *self, guint retry_after);
+void icloud_session_set_code_delivery (ICloudSession *self, ICloudCodeDelivery delivery);
+void icloud_session_drop_methods (ICloudSession *self);
 void icloud_session_set_state (ICloudSession *self, ICloudAuthState state);
 void icloud_session_sync_data_init (SyncData *data, ICloudSession *session);
 void icloud_session_sync_data_wait (SyncData *data);
@@ -119,7 +123,27 @@ void            icloud_session_send_request_async   (ICloudSession        *self,
                                                      GCancellable         *cancellable,
                                                      GAsyncReadyCallback   callback,
                                                      gpointer              user_data);
+void            icloud_session_send_request_full_async (ICloudSession     *self,
+                                                     const char           *http_method,
+                                                     ICloudRoot            root,
+                                                     const char           *path,
+                                                     JsonNode             *body,
+                                                     ICloudRequestFlags    flags,
+                                                     SoupMessageHeaders   *headers,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
 ICloudResponse *icloud_session_send_request_finish  (ICloudSession        *self,
+                                                     GAsyncResult         *result,
+                                                     GError              **error);
+void            icloud_session_connect_websocket_async (ICloudSession     *self,
+                                                     const char           *host,
+                                                     const char           *path,
+                                                     const char           *origin,
+                                                     GCancellable         *cancellable,
+                                                     GAsyncReadyCallback   callback,
+                                                     gpointer              user_data);
+SoupWebsocketConnection *icloud_session_connect_websocket_finish (ICloudSession *self,
                                                      GAsyncResult         *result,
                                                      GError              **error);
 /* accountLogin with the saved session token (icloud-sign-in.c). */

@@ -80,6 +80,8 @@ enum {
   PROP_THROTTLE_RETRIES,
   PROP_MAX_PASSWORD_SIGN_INS,
   PROP_TIMEOUT,
+  PROP_CODE_DELIVERY,
+  PROP_TRUSTED_DEVICE_BRIDGE,
   N_PROPS
 };
 
@@ -116,6 +118,25 @@ icloud_session_set_state (ICloudSession   *self,
   if ((old == ICLOUD_AUTH_STATE_NEEDS_2SA) != (state == ICLOUD_AUTH_STATE_NEEDS_2SA))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REQUIRES_2SA]);
   g_object_thaw_notify (G_OBJECT (self));
+}
+
+void
+icloud_session_set_code_delivery (ICloudSession      *self,
+                                  ICloudCodeDelivery  delivery)
+{
+  if (self->code_delivery == delivery)
+    return;
+  self->code_delivery = delivery;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE_DELIVERY]);
+}
+
+/* Lets go of the auth methods and what they hold in memory (the bridge's
+ * connection): on close, dispose and logout. They are made again when
+ * needed. */
+void
+icloud_session_drop_methods (ICloudSession *self)
+{
+  g_hash_table_remove_all (self->methods);
 }
 
 void
@@ -320,7 +341,7 @@ icloud_session_close_async (ICloudSession       *self,
    * session uses it. */
   if (!self->own_soup)
     g_clear_object (&self->soup);
-  g_hash_table_remove_all (self->methods);
+  icloud_session_drop_methods (self);
   icloud_session_set_state (self, ICLOUD_AUTH_STATE_CLOSED);
 
   if (self->initialized && self->invalid == NULL)
@@ -580,7 +601,7 @@ icloud_session_dispose (GObject *object)
 {
   ICloudSession *self = ICLOUD_SESSION (object);
 
-  g_hash_table_remove_all (self->methods);
+  icloud_session_drop_methods (self);
   icloud_session_drop_blocking_soup_session (self);
   g_clear_object (&self->soup);
 
@@ -674,6 +695,14 @@ icloud_session_get_property (GObject    *object,
     case PROP_TIMEOUT:
       g_value_set_uint (value, self->timeout);
       break;
+
+    case PROP_CODE_DELIVERY:
+      g_value_set_enum (value, self->code_delivery);
+      break;
+
+    case PROP_TRUSTED_DEVICE_BRIDGE:
+      g_value_set_boolean (value, self->trusted_device_bridge);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -732,6 +761,10 @@ icloud_session_set_property (GObject      *object,
       break;
     case PROP_TIMEOUT:
       icloud_session_set_timeout (self, g_value_get_uint (value));
+      break;
+
+    case PROP_TRUSTED_DEVICE_BRIDGE:
+      icloud_session_set_trusted_device_bridge (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -957,6 +990,37 @@ icloud_session_class_init (ICloudSessionClass *klass)
   properties[PROP_TIMEOUT] =
     g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, 60,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * ICloudSession:code-delivery: (getter get_code_delivery)
+   *
+   * Which route the last successful
+   * [method@ICloud.Session.request_2fa_code] used: the trusted-device
+   * bridge, Apple's push to the trusted devices, or an SMS.
+   * %ICLOUD_CODE_DELIVERY_NONE until a code was requested in this process.
+   */
+  properties[PROP_CODE_DELIVERY] =
+    g_param_spec_enum ("code-delivery", NULL, NULL,
+                       ICLOUD_TYPE_CODE_DELIVERY, ICLOUD_CODE_DELIVERY_NONE,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * ICloudSession:trusted-device-bridge: (getter get_trusted_device_bridge) (setter set_trusted_device_bridge)
+   *
+   * Whether [method@ICloud.Session.request_2fa_code] (without a phone)
+   * uses the trusted-device bridge when Apple offers it, as icloud.com
+   * does. The bridge's connection lives in this process only: the code
+   * must then be checked by the same session
+   * ([method@ICloud.Session.validate_2fa_code]), with its main context
+   * running in between. Set it to %FALSE when the code is requested and
+   * checked by different processes (headless use): Apple is then asked to
+   * push a code to the trusted devices instead, which any process may
+   * check. The blocking twins never use the bridge (their private main
+   * context is gone when they return).
+   */
+  properties[PROP_TRUSTED_DEVICE_BRIDGE] =
+    g_param_spec_boolean ("trusted-device-bridge", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -1196,6 +1260,58 @@ icloud_session_set_timeout (ICloudSession *self,
     return;
   self->timeout = timeout;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
+}
+
+/**
+ * icloud_session_get_code_delivery:
+ * @self: a session
+ *
+ * Gets [property@ICloud.Session:code-delivery].
+ *
+ * Returns: the route of the last code requested
+ */
+ICloudCodeDelivery
+icloud_session_get_code_delivery (ICloudSession *self)
+{
+  g_return_val_if_fail (ICLOUD_IS_SESSION (self), ICLOUD_CODE_DELIVERY_NONE);
+  return self->code_delivery;
+}
+
+/**
+ * icloud_session_get_trusted_device_bridge:
+ * @self: a session
+ *
+ * Gets [property@ICloud.Session:trusted-device-bridge].
+ *
+ * Returns: whether a code request may use the trusted-device bridge
+ */
+gboolean
+icloud_session_get_trusted_device_bridge (ICloudSession *self)
+{
+  g_return_val_if_fail (ICLOUD_IS_SESSION (self), FALSE);
+  return self->trusted_device_bridge;
+}
+
+/**
+ * icloud_session_set_trusted_device_bridge:
+ * @self: a session
+ * @enabled: whether to use the bridge when Apple offers it
+ *
+ * Sets [property@ICloud.Session:trusted-device-bridge]. It applies to the
+ * next code request; a bridge already open stays until its code is
+ * checked or a new code is requested.
+ */
+void
+icloud_session_set_trusted_device_bridge (ICloudSession *self,
+                                          gboolean       enabled)
+{
+  g_return_if_fail (ICLOUD_IS_SESSION (self));
+
+  enabled = !!enabled;
+  if (self->trusted_device_bridge == enabled)
+    return;
+  self->trusted_device_bridge = enabled;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRUSTED_DEVICE_BRIDGE]);
 }
 
 /**

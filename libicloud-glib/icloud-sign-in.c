@@ -651,6 +651,9 @@ logout_forget (GTask  *task,
   ICloudSession *self = g_task_get_source_object (task);
 
   icloud_session_forget_account_info (self);
+  /* What the methods hold in memory (a bridge's connection) goes too. */
+  icloud_session_drop_methods (self);
+  icloud_session_set_code_delivery (self, ICLOUD_CODE_DELIVERY_NONE);
   icloud_session_set_state (self, ICLOUD_AUTH_STATE_SIGNED_OUT);
   icloud_session_op_end (task, error);
 }

@@ -11,6 +11,7 @@
 
 #include "icloud-account-info-private.h"
 #include "icloud-crypto-private.h"
+#include "icloud-endpoint-private.h"
 #include "icloud-enum-types.h"
 #include "icloud-error.h"
 #include "icloud-error-private.h"
@@ -140,6 +141,7 @@ typedef struct {
   char               *http_method;
   char               *uri;
   JsonNode           *request_body;
+  SoupMessageHeaders *extra_headers;
   ICloudRequestFlags  flags;
   guint               throttle_attempts;
   GSource            *wait_source;
@@ -252,6 +254,7 @@ request_data_free (RequestData *data)
   g_free (data->http_method);
   g_free (data->uri);
   g_clear_pointer (&data->request_body, json_node_unref);
+  g_clear_pointer (&data->extra_headers, soup_message_headers_unref);
   if (data->body != NULL)
     {
       icloud_crypto_wipe (data->body->data, data->body->len);
@@ -491,6 +494,24 @@ icloud_session_send_request_async (ICloudSession       *self,
                                    GAsyncReadyCallback  callback,
                                    gpointer             user_data)
 {
+  icloud_session_send_request_full_async (self, http_method, root, path, body, flags, NULL,
+                                          cancellable, callback, user_data);
+}
+
+/* Same, with @headers (nullable) set on the request over the ones @flags
+ * ask for. Finished by icloud_session_send_request_finish (). */
+void
+icloud_session_send_request_full_async (ICloudSession       *self,
+                                        const char          *http_method,
+                                        ICloudRoot           root,
+                                        const char          *path,
+                                        JsonNode            *body,
+                                        ICloudRequestFlags   flags,
+                                        SoupMessageHeaders  *headers,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
   g_autoptr(GTask) task = NULL;
   RequestData *data;
 
@@ -517,6 +538,7 @@ icloud_session_send_request_async (ICloudSession       *self,
   data->http_method = g_strdup (http_method);
   data->uri = g_strconcat (root_uri (self, root), path, NULL);
   data->request_body = body ? json_node_ref (body) : NULL;
+  data->extra_headers = headers ? soup_message_headers_ref (headers) : NULL;
   data->flags = flags;
   g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
 
@@ -572,6 +594,15 @@ request_send_now (GTask *task)
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);
       return;
+    }
+  if (data->extra_headers != NULL)
+    {
+      SoupMessageHeadersIter iter;
+      const char *name, *value;
+
+      soup_message_headers_iter_init (&iter, data->extra_headers);
+      while (soup_message_headers_iter_next (&iter, &name, &value))
+        soup_message_headers_replace (soup_message_get_request_headers (data->msg), name, value);
     }
 
   if (data->io_cancellable == NULL)
@@ -639,6 +670,173 @@ icloud_session_send_request_finish (ICloudSession  *self,
   g_return_val_if_fail (ICLOUD_IS_SESSION (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_session_send_request_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The plugin API: a WebSocket to one of Apple's hosts */
+
+typedef struct {
+  GCancellable *io_cancellable;   /* the caller's, or the timeout */
+  GCancellable *caller_cancellable;
+  gulong        cancelled_id;
+  GSource      *timeout_source;
+  guint         timeout;
+  gboolean      timed_out;
+  char         *host;
+} WebsocketData;
+
+static void
+websocket_data_free (WebsocketData *data)
+{
+  if (data->timeout_source != NULL)
+    {
+      g_source_destroy (data->timeout_source);
+      g_source_unref (data->timeout_source);
+    }
+  if (data->caller_cancellable != NULL)
+    {
+      g_cancellable_disconnect (data->caller_cancellable, data->cancelled_id);
+      g_object_unref (data->caller_cancellable);
+    }
+  g_clear_object (&data->io_cancellable);
+  g_free (data->host);
+  g_free (data);
+}
+
+static gboolean
+websocket_timed_out (gpointer user_data)
+{
+  WebsocketData *data = user_data;
+
+  data->timed_out = TRUE;
+  g_clear_pointer (&data->timeout_source, g_source_unref);
+  g_cancellable_cancel (data->io_cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+websocket_connect_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WebsocketData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+  SoupWebsocketConnection *ws;
+
+  ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  if (ws == NULL)
+    {
+      if (data->timed_out && !g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+        {
+          g_clear_error (&error);
+          error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                               "%s did not open a WebSocket within %u s", data->host, data->timeout);
+        }
+      g_task_return_error (task, error);
+      return;
+    }
+  g_debug ("WebSocket to %s open", data->host);
+  g_task_return_pointer (task, ws, g_object_unref);
+}
+
+/*
+ * icloud_session_connect_websocket_async:
+ *
+ * See icloud_auth_context_connect_websocket_async (): through the session's
+ * SoupSession, without cookies nor WebSocket extensions, within the
+ * session's timeout. Finished by icloud_session_connect_websocket_finish ().
+ */
+void
+icloud_session_connect_websocket_async (ICloudSession       *self,
+                                        const char          *host,
+                                        const char          *path,
+                                        const char          *origin,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GMainContext) current = g_main_context_ref_thread_default ();
+  g_autofree char *uri = NULL;
+  GError *error = NULL;
+  WebsocketData *data;
+  SoupSession *soup;
+
+  g_return_if_fail (ICLOUD_IS_SESSION (self));
+  g_return_if_fail (host != NULL && path != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, icloud_session_connect_websocket_async);
+
+  if (self->endpoint == NULL || self->soup == NULL)
+    {
+      g_task_return_new_error (task, ICLOUD_ERROR, ICLOUD_ERROR_NOT_AUTHENTICATED,
+                               "A WebSocket can only be opened during an operation of the session");
+      return;
+    }
+
+  uri = icloud_endpoint_dup_websocket_uri (self->endpoint, host, path[0] == '/' ? path : "/", &error);
+  if (uri == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  msg = soup_message_new ("GET", uri);
+  if (msg == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "Not a valid WebSocket URI");
+      return;
+    }
+  /* Never to wherever a redirect points (icloud_request_build ()). */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+  /* Like pyicloud (hsa2-bridge.md §c.1): no cookies, no permessage-deflate. */
+  soup_message_disable_feature (msg, SOUP_TYPE_COOKIE_JAR);
+  soup_message_disable_feature (msg, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
+
+  data = g_new0 (WebsocketData, 1);
+  data->host = g_strdup (host);
+  data->io_cancellable = g_cancellable_new ();
+  g_task_set_task_data (task, data, (GDestroyNotify) websocket_data_free);
+  if (cancellable != NULL)
+    {
+      data->caller_cancellable = g_object_ref (cancellable);
+      data->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (caller_cancelled),
+                                                  g_object_ref (data->io_cancellable),
+                                                  g_object_unref);
+    }
+  data->timeout = self->timeout;
+  if (data->timeout > 0)
+    {
+      data->timeout_source = g_timeout_source_new_seconds (data->timeout);
+      g_source_set_callback (data->timeout_source, websocket_timed_out, data, NULL);
+      g_source_set_static_name (data->timeout_source, "[icloud] websocket timeout");
+      g_source_attach (data->timeout_source, current);
+    }
+
+  /* As for requests: a blocking twin's private context has a SoupSession
+   * of its own (see request_send_now ()). */
+  soup = self->soup;
+  if (current != self->context && !self->own_soup)
+    soup = get_blocking_soup_session (self, current);
+
+  soup_session_websocket_connect_async (soup, msg, origin, NULL, G_PRIORITY_DEFAULT,
+                                        data->io_cancellable, websocket_connect_cb,
+                                        g_steal_pointer (&task));
+}
+
+SoupWebsocketConnection *
+icloud_session_connect_websocket_finish (ICloudSession  *self,
+                                         GAsyncResult   *result,
+                                         GError        **error)
+{
+  g_return_val_if_fail (ICLOUD_IS_SESSION (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == icloud_session_connect_websocket_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -229,6 +229,32 @@ prompt_signal_handler (int signo)
     tcsetattr (prompt_fd, TCSAFLUSH, &prompt_saved_termios);
 }
 
+static gboolean
+fd_ready_cb (gint         fd,
+             GIOCondition condition,
+             gpointer     user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main context until @fd can be read or a signal came: a
+ * session's connections (the trusted-device bridge's WebSocket, its pings)
+ * are served while the user types. */
+static void
+wait_readable (int fd)
+{
+  gboolean ready = FALSE;
+  GSource *source = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+
+  g_source_set_callback (source, G_SOURCE_FUNC (fd_ready_cb), &ready, NULL);
+  g_source_attach (source, NULL);
+  while (!ready && prompt_signal == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
 typedef enum {
   PROMPT_OK,
   PROMPT_EOF,
@@ -294,6 +320,9 @@ prompt_line (const char *prompt,
           break;
         }
 
+      wait_readable (fd);
+      if (prompt_signal != 0)
+        continue;
       n = read (fd, &c, 1);
       if (n < 0 && errno == EINTR)
         continue;
@@ -766,6 +795,24 @@ cli_open_saved (Cli            *cli,
   return NULL;
 }
 
+/* The route of the last code requested, as --json says it. */
+static const char *
+code_delivery_nick (ICloudCodeDelivery delivery)
+{
+  switch (delivery)
+    {
+    case ICLOUD_CODE_DELIVERY_BRIDGE:
+      return "bridge";
+    case ICLOUD_CODE_DELIVERY_TRUSTED_DEVICE:
+      return "trusted-device";
+    case ICLOUD_CODE_DELIVERY_SMS:
+      return "sms";
+    case ICLOUD_CODE_DELIVERY_NONE:
+    default:
+      return "none";
+    }
+}
+
 static void
 add_state_members (JsonBuilder   *b,
                    Cli           *cli,
@@ -796,6 +843,11 @@ add_state_members (JsonBuilder   *b,
     {
       json_builder_set_member_name (b, "account_name");
       json_builder_add_string_value (b, account_name);
+    }
+  if (session != NULL && icloud_session_get_code_delivery (session) != ICLOUD_CODE_DELIVERY_NONE)
+    {
+      json_builder_set_member_name (b, "code_delivery");
+      json_builder_add_string_value (b, code_delivery_nick (icloud_session_get_code_delivery (session)));
     }
 }
 
@@ -1154,10 +1206,27 @@ interactive_2fa (Cli           *cli,
                   PROGRAM_NAME, shown_message (error->message));
     }
   else if (phone != NULL)
-    g_printerr ("A code was sent to %s.\n",
+    g_printerr ("A code was sent by SMS to %s.\n",
                 shown (icloud_trusted_phone_get_obfuscated_number (phone)));
   else
-    g_printerr ("A code was sent to your trusted devices.\n");
+    switch (icloud_session_get_code_delivery (session))
+      {
+      case ICLOUD_CODE_DELIVERY_BRIDGE:
+        /* The bridge's connection stays open while the code is typed
+         * (prompt_line () runs the main context meanwhile). */
+        g_printerr ("A prompt was sent to your trusted devices (trusted-device bridge); "
+                    "enter the code shown there.\n");
+        break;
+      case ICLOUD_CODE_DELIVERY_SMS:
+        g_printerr ("The trusted-device prompt could not be shown: a code was sent by SMS "
+                    "to a trusted phone number.\n");
+        break;
+      case ICLOUD_CODE_DELIVERY_TRUSTED_DEVICE:
+      case ICLOUD_CODE_DELIVERY_NONE:
+      default:
+        g_printerr ("A code was pushed to your trusted devices.\n");
+        break;
+      }
 
   return interactive_validate (cli, session, NULL);
 }
@@ -1525,6 +1594,10 @@ cmd_request_code (Cli  *cli,
       goto out;
     }
 
+  /* The trusted-device bridge lives in one process; “verify” runs in
+   * another: Apple's push (or an SMS) instead. */
+  icloud_session_set_trusted_device_bridge (session, FALSE);
+
   if (opt_list || opt_sms != NULL)
     {
       phones = cli_get_phones (cli, session, &error);
@@ -1561,11 +1634,14 @@ cmd_request_code (Cli  *cli,
       goto out;
     }
 
-  if (phone != NULL)
-    g_print ("A code was sent to %s. Run “%s verify CODE”.\n",
+  if (opt_json)
+    print_state_json (cli, session, state_nick (icloud_session_get_state (session)));
+  else if (phone != NULL)
+    g_print ("A code was sent by SMS to %s. Run “%s verify CODE”.\n",
              shown (icloud_trusted_phone_get_obfuscated_number (phone)), PROGRAM_NAME);
   else
-    g_print ("A code was sent to your trusted devices. Run “%s verify CODE”.\n",
+    g_print ("A code was pushed to your trusted devices (not through the trusted-device "
+             "bridge: it cannot span two processes). Run “%s verify CODE”.\n",
              PROGRAM_NAME);
 
 out:

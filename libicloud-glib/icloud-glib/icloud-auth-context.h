@@ -10,6 +10,7 @@
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 #include "icloud-version-macros.h"
 #include "icloud-session.h"
 #include "icloud-response.h"
@@ -82,6 +83,43 @@ ICLOUD_AVAILABLE_IN_ALL
 ICloudResponse *icloud_auth_context_send_request_finish (ICloudAuthContext   *self,
                                                          GAsyncResult        *result,
                                                          GError             **error);
+
+ICLOUD_AVAILABLE_IN_ALL
+void            icloud_auth_context_send_request_full_async (ICloudAuthContext *self,
+                                                        const char           *http_method,
+                                                        ICloudRoot            root,
+                                                        const char           *path,
+                                                        JsonNode             *body,
+                                                        ICloudRequestFlags    flags,
+                                                        SoupMessageHeaders   *headers,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+ICLOUD_AVAILABLE_IN_ALL
+ICloudResponse *icloud_auth_context_send_request_full_finish (ICloudAuthContext *self,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
+
+ICLOUD_AVAILABLE_IN_ALL
+void            icloud_auth_context_connect_websocket_async (ICloudAuthContext *self,
+                                                        const char           *host,
+                                                        const char           *path,
+                                                        const char           *origin,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+ICLOUD_AVAILABLE_IN_ALL
+SoupWebsocketConnection *icloud_auth_context_connect_websocket_finish (ICloudAuthContext *self,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
+
+ICLOUD_AVAILABLE_IN_ALL
+guint           icloud_auth_context_get_timeout        (ICloudAuthContext    *self);
+ICLOUD_AVAILABLE_IN_ALL
+gboolean        icloud_auth_context_get_trusted_device_bridge (ICloudAuthContext *self);
+ICLOUD_AVAILABLE_IN_ALL
+void            icloud_auth_context_set_code_delivery  (ICloudAuthContext    *self,
+                                                        ICloudCodeDelivery    delivery);
 
 ICLOUD_AVAILABLE_IN_ALL
 const char     *icloud_auth_context_lookup             (ICloudAuthContext    *self,

@@ -61,6 +61,30 @@ typedef enum /*< underscore_name=icloud_secret_store >*/ {
   ICLOUD_SECRET_STORE_KEYRING,
 } ICloudSecretStore;
 
+/**
+ * ICloudCodeDelivery:
+ * @ICLOUD_CODE_DELIVERY_NONE: no code was requested yet.
+ * @ICLOUD_CODE_DELIVERY_BRIDGE: a prompt was sent to the trusted devices
+ *   through the trusted-device bridge (what icloud.com does since 2026):
+ *   the code the user reads there is checked in this process only, over
+ *   the bridge's open connection, by
+ *   [method@ICloud.Session.validate_2fa_code] on the same session.
+ * @ICLOUD_CODE_DELIVERY_TRUSTED_DEVICE: Apple was asked to push a code to
+ *   the trusted devices (`verify/trusteddevice`); any process may check it.
+ * @ICLOUD_CODE_DELIVERY_SMS: the code was sent by SMS (or a call) to a
+ *   trusted phone number.
+ *
+ * Which route the last successful
+ * [method@ICloud.Session.request_2fa_code] used
+ * ([property@ICloud.Session:code-delivery]).
+ */
+typedef enum /*< underscore_name=icloud_code_delivery >*/ {
+  ICLOUD_CODE_DELIVERY_NONE,
+  ICLOUD_CODE_DELIVERY_BRIDGE,
+  ICLOUD_CODE_DELIVERY_TRUSTED_DEVICE,
+  ICLOUD_CODE_DELIVERY_SMS,
+} ICloudCodeDelivery;
+
 #define ICLOUD_TYPE_SESSION (icloud_session_get_type ())
 
 ICLOUD_AVAILABLE_IN_ALL
@@ -112,6 +136,13 @@ guint            icloud_session_get_timeout         (ICloudSession *self);
 ICLOUD_AVAILABLE_IN_ALL
 void             icloud_session_set_timeout         (ICloudSession *self,
                                                      guint          timeout);
+ICLOUD_AVAILABLE_IN_ALL
+ICloudCodeDelivery icloud_session_get_code_delivery (ICloudSession *self);
+ICLOUD_AVAILABLE_IN_ALL
+gboolean         icloud_session_get_trusted_device_bridge (ICloudSession *self);
+ICLOUD_AVAILABLE_IN_ALL
+void             icloud_session_set_trusted_device_bridge (ICloudSession *self,
+                                                           gboolean       enabled);
 ICLOUD_AVAILABLE_IN_ALL
 guint            icloud_session_get_throttle_retries (ICloudSession *self);
 ICLOUD_AVAILABLE_IN_ALL

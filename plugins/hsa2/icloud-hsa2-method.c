@@ -22,6 +22,7 @@
 #include <gio/gio.h>
 #include <icloud-glib/icloud-plugin.h>
 
+#include "icloud-hsa2-bridge.h"
 #include "icloud-hsa2-options.h"
 #include "icloud-text-private.h"
 #include "icloud-token-private.h"
@@ -43,6 +44,18 @@ struct _ICloudHsa2Method
 
   /* The trusted phones of the last auth options read, or NULL. */
   GListStore *phones;
+
+  /* What the last auth options read say of the trusted-device bridge
+   * (in memory: another process reads them again). */
+  gboolean    options_read;
+  gboolean    bridge_offered;
+  char       *bridge_topic;
+  char       *bridge_host;
+  char       *source_app_id;
+
+  /* The open prompt of this session's bridge, or NULL. The method is
+   * made for one session (its context's): the bridge is that session's. */
+  ICloudHsa2Bridge *bridge;
 };
 
 G_DEFINE_DYNAMIC_TYPE (ICloudHsa2Method, icloud_hsa2_method, ICLOUD_TYPE_AUTH_METHOD)
@@ -73,6 +86,10 @@ typedef struct {
   GListStore *phones;         /* of ICloudTrustedPhone */
   char       *security_keys;  /* NULL if none */
   GError     *http_error;     /* Apple refused to answer */
+  gboolean    bridge;         /* the trusted-device bridge is offered */
+  char       *bridge_topic;
+  char       *bridge_host;
+  char       *source_app_id;
 } Options;
 
 static void
@@ -81,6 +98,9 @@ options_free (Options *options)
   g_clear_object (&options->phones);
   g_free (options->security_keys);
   g_clear_error (&options->http_error);
+  g_free (options->bridge_topic);
+  g_free (options->bridge_host);
+  g_free (options->source_app_id);
   g_free (options);
 }
 
@@ -105,6 +125,10 @@ options_from_response (ICloudResponse *response)
   options->parsed = found->parsed;
   options->phones = g_steal_pointer (&found->phones);
   options->security_keys = g_steal_pointer (&found->security_keys);
+  options->bridge = found->bridge;
+  options->bridge_topic = g_steal_pointer (&found->bridge_topic);
+  options->bridge_host = g_steal_pointer (&found->bridge_host);
+  options->source_app_id = g_steal_pointer (&found->source_app_id);
   return options;
 }
 
@@ -213,6 +237,15 @@ apply_options (ICloudHsa2Method *self,
 
   g_set_object (&self->phones, options->phones);
   icloud_auth_context_store (context, DATA_SECURITY_KEYS, options->security_keys);
+
+  self->options_read = TRUE;
+  self->bridge_offered = options->bridge;
+  g_free (self->bridge_topic);
+  self->bridge_topic = g_strdup (options->bridge_topic);
+  g_free (self->bridge_host);
+  self->bridge_host = g_strdup (options->bridge_host);
+  g_free (self->source_app_id);
+  self->source_app_id = g_strdup (options->source_app_id);
 }
 
 /* The challenge that follows the options: a security key when Apple lists
@@ -309,6 +342,8 @@ icloud_hsa2_method_begin_async (ICloudAuthMethod    *method,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, icloud_hsa2_method_begin_async);
+  /* A new challenge: a prompt of an earlier one is over. */
+  g_clear_object (&self->bridge);
   g_task_set_task_data (task, g_object_ref (context), g_object_unref);
   fetch_options_async (self, context, cancellable, begin_cb, task);
 }
@@ -420,7 +455,8 @@ icloud_hsa2_method_list_targets_finish (ICloudAuthMethod  *method,
 }
 
 /* ------------------------------------------------------------------------ */
-/* request_code: a push to the trusted devices (step 7) or an SMS (step 10) */
+/* request_code: the trusted-device bridge (hsa2-bridge.md), a push to the
+ * trusted devices (step 7) or an SMS (step 10): one route per request */
 
 typedef struct {
   ICloudAuthContext *context;
@@ -466,6 +502,9 @@ request_code_cb (GObject      *source,
   /* Remembered for validate_code, in this process or another one. */
   icloud_auth_context_store (data->context, DATA_PHONE_ID, data->phone_id);
   icloud_auth_context_store (data->context, DATA_PHONE_MODE, data->phone_mode);
+  icloud_auth_context_set_code_delivery (data->context,
+                                         data->phone_id != NULL ? ICLOUD_CODE_DELIVERY_SMS
+                                                                : ICLOUD_CODE_DELIVERY_TRUSTED_DEVICE);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -486,51 +525,33 @@ add_phone_number (JsonBuilder *builder,
   json_builder_end_object (builder);
 }
 
+/* GET verify/trusteddevice: Apple pushes a code only when asked
+ * (what-users-hit §1). */
 static void
-icloud_hsa2_method_request_code_async (ICloudAuthMethod    *method,
-                                       ICloudAuthContext       *context,
-                                       GObject             *target,
-                                       GCancellable        *cancellable,
-                                       GAsyncReadyCallback  callback,
-                                       gpointer             user_data)
+request_push (GTask *task)
 {
-  g_autoptr(GTask) task = g_task_new (method, cancellable, callback, user_data);
+  RequestData *data = g_task_get_task_data (task);
+
+  icloud_auth_context_send_request_async (data->context, "GET", ICLOUD_ROOT_AUTH, "/verify/trusteddevice",
+                                          NULL, ICLOUD_REQUEST_AUTH_HEADERS, g_task_get_cancellable (task),
+                                          request_code_cb, task);
+}
+
+/* PUT verify/phone {"phoneNumber": {"id"}, "mode"} */
+static void
+request_sms (GTask              *task,
+             ICloudTrustedPhone *phone)
+{
+  RequestData *data = g_task_get_task_data (task);
   g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) body = NULL;
-  RequestData *data;
-  ICloudTrustedPhone *phone;
-  const char *mode;
+  const char *mode = icloud_trusted_phone_get_push_mode (phone);
 
-  g_task_set_source_tag (task, icloud_hsa2_method_request_code_async);
-
-  if (return_if_security_keys (task, context))
-    return;
-
-  data = g_new0 (RequestData, 1);
-  data->context = g_object_ref (context);
-  g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
-
-  if (target == NULL)
-    {
-      /* Apple pushes a code only when asked (what-users-hit §1). */
-      icloud_auth_context_send_request_async (context, "GET", ICLOUD_ROOT_AUTH, "/verify/trusteddevice",
-                                         NULL, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
-                                         request_code_cb, g_steal_pointer (&task));
-      return;
-    }
-
-  if (!ICLOUD_IS_TRUSTED_PHONE (target))
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                               "A two-factor code can only be sent to a trusted phone number");
-      return;
-    }
-
-  phone = ICLOUD_TRUSTED_PHONE (target);
-  mode = icloud_trusted_phone_get_push_mode (phone);
   if (mode == NULL || *mode == '\0')
     mode = "sms";
+  g_free (data->phone_id);
   data->phone_id = g_strdup (icloud_trusted_phone_get_id (phone));
+  g_free (data->phone_mode);
   data->phone_mode = g_strdup (mode);
 
   builder = json_builder_new ();
@@ -541,9 +562,157 @@ icloud_hsa2_method_request_code_async (ICloudAuthMethod    *method,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
-  icloud_auth_context_send_request_async (context, "PUT", ICLOUD_ROOT_AUTH, "/verify/phone",
-                                     body, ICLOUD_REQUEST_AUTH_HEADERS, cancellable,
-                                     request_code_cb, g_steal_pointer (&task));
+  icloud_auth_context_send_request_async (data->context, "PUT", ICLOUD_ROOT_AUTH, "/verify/phone",
+                                          body, ICLOUD_REQUEST_AUTH_HEADERS, g_task_get_cancellable (task),
+                                          request_code_cb, task);
+}
+
+/* The trusted phone an SMS may go to when the bridge fails: the first one
+ * Apple lists with the SMS mode (the bridge's phoneNumberVerification, or
+ * the phones list). */
+static ICloudTrustedPhone *
+sms_phone (ICloudHsa2Method *self)
+{
+  guint n = self->phones != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->phones)) : 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(ICloudTrustedPhone) phone = g_list_model_get_item (G_LIST_MODEL (self->phones), i);
+      const char *mode = icloud_trusted_phone_get_push_mode (phone);
+
+      if (mode == NULL || *mode == '\0' || g_str_equal (mode, "sms"))
+        return g_steal_pointer (&phone);
+    }
+  return NULL;
+}
+
+static void
+request_bridge_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  GTask *task = user_data;
+  ICloudHsa2Method *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+  g_autoptr(ICloudTrustedPhone) phone = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (icloud_hsa2_bridge_start_finish (ICLOUD_HSA2_BRIDGE (source), result, &error))
+    {
+      /* The code is checked over the bridge, in this process only. */
+      icloud_auth_context_store (data->context, DATA_PHONE_ID, NULL);
+      icloud_auth_context_store (data->context, DATA_PHONE_MODE, NULL);
+      icloud_auth_context_set_code_delivery (data->context, ICLOUD_CODE_DELIVERY_BRIDGE);
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+
+  g_clear_object (&self->bridge);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+
+  /* §a.2: SMS when Apple offers it, else the push (§f). */
+  phone = sms_phone (self);
+  g_debug ("The trusted-device prompt failed (%s); falling back to %s",
+           error->message, phone != NULL ? "SMS" : "a push to the trusted devices");
+  if (phone != NULL)
+    request_sms (task, phone);
+  else
+    request_push (task);
+}
+
+static void
+request_start_bridge (GTask *task)
+{
+  ICloudHsa2Method *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+
+  self->bridge = icloud_hsa2_bridge_new (data->context, self->bridge_host, self->bridge_topic,
+                                         self->source_app_id);
+  icloud_hsa2_bridge_start_async (self->bridge, g_task_get_cancellable (task),
+                                  request_bridge_cb, task);
+}
+
+static void
+request_options_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (source);
+  GTask *task = user_data;
+  RequestData *data = g_task_get_task_data (task);
+  g_autoptr(Options) options = NULL;
+  GError *error = NULL;
+
+  options = fetch_options_finish (self, result, &error);
+  if (options == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  g_clear_error (&error);
+  if (options != NULL && options->http_error == NULL)
+    apply_options (self, data->context, options);
+
+  if (self->bridge_offered)
+    request_start_bridge (task);
+  else
+    request_push (task);
+}
+
+static void
+icloud_hsa2_method_request_code_async (ICloudAuthMethod    *method,
+                                       ICloudAuthContext       *context,
+                                       GObject             *target,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (method);
+  g_autoptr(GTask) task = g_task_new (method, cancellable, callback, user_data);
+  RequestData *data;
+
+  g_task_set_source_tag (task, icloud_hsa2_method_request_code_async);
+
+  if (return_if_security_keys (task, context))
+    return;
+
+  /* A new request ends the earlier prompt (§a.2). */
+  g_clear_object (&self->bridge);
+
+  data = g_new0 (RequestData, 1);
+  data->context = g_object_ref (context);
+  g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
+
+  if (target == NULL)
+    {
+      if (!icloud_auth_context_get_trusted_device_bridge (context))
+        request_push (g_steal_pointer (&task));
+      else if (!self->options_read)
+        /* Another process read the options: whether Apple offers the
+         * bridge is only known from them. */
+        fetch_options_async (self, context, cancellable, request_options_cb, g_steal_pointer (&task));
+      else if (self->bridge_offered)
+        request_start_bridge (g_steal_pointer (&task));
+      else
+        request_push (g_steal_pointer (&task));
+      return;
+    }
+
+  if (!ICLOUD_IS_TRUSTED_PHONE (target))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "A two-factor code can only be sent to a trusted phone number");
+      return;
+    }
+
+  request_sms (g_steal_pointer (&task), ICLOUD_TRUSTED_PHONE (target));
 }
 
 static gboolean
@@ -556,6 +725,43 @@ icloud_hsa2_method_request_code_finish (ICloudAuthMethod  *method,
 
 /* ------------------------------------------------------------------------ */
 /* validate_code: the trusted-device route (step 8) or the phone route (11) */
+
+/* The challenge is over: nothing of it is kept. */
+static void
+forget_challenge (ICloudAuthContext *context)
+{
+  icloud_auth_context_store (context, DATA_PHONE_ID, NULL);
+  icloud_auth_context_store (context, DATA_PHONE_MODE, NULL);
+  icloud_auth_context_store (context, DATA_SECURITY_KEYS, NULL);
+}
+
+static void
+validate_bridge_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ICloudHsa2Method *self = g_task_get_source_object (task);
+  ICloudAuthContext *context = g_task_get_task_data (task);
+  ICloudHsa2Bridge *bridge = ICLOUD_HSA2_BRIDGE (source);
+  GError *error = NULL;
+  char *token = NULL;
+
+  if (!icloud_hsa2_bridge_validate_finish (bridge, result, &token, &error))
+    {
+      /* After a wrong code the prompt stays open for another try. */
+      if (self->bridge == bridge && !icloud_hsa2_bridge_is_open (bridge))
+        g_clear_object (&self->bridge);
+      g_task_return_error (task, error);
+      return;
+    }
+
+  if (self->bridge == bridge)
+    g_clear_object (&self->bridge);
+  forget_challenge (context);
+  icloud_token_task_return (task, token);
+  icloud_token_free (token);
+}
 
 static void
 validate_code_cb (GObject      *source,
@@ -578,10 +784,7 @@ validate_code_cb (GObject      *source,
   status = icloud_response_get_status (response);
   if (icloud_response_is_success (response))
     {
-      /* The challenge is over. */
-      icloud_auth_context_store (context, DATA_PHONE_ID, NULL);
-      icloud_auth_context_store (context, DATA_PHONE_MODE, NULL);
-      icloud_auth_context_store (context, DATA_SECURITY_KEYS, NULL);
+      forget_challenge (context);
       icloud_token_task_return (task, icloud_response_get_header (response, ICLOUD_SESSION_TOKEN_HEADER));
       return;
     }
@@ -612,6 +815,7 @@ icloud_hsa2_method_validate_code_async (ICloudAuthMethod    *method,
                                         GAsyncReadyCallback  callback,
                                         gpointer             user_data)
 {
+  ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (method);
   g_autoptr(GTask) task = g_task_new (method, cancellable, callback, user_data);
   g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) body = NULL;
@@ -630,6 +834,17 @@ icloud_hsa2_method_validate_code_async (ICloudAuthMethod    *method,
                                "No verification code was given");
       return;
     }
+
+  if (target == NULL && self->bridge != NULL && !icloud_hsa2_bridge_is_legacy (self->bridge))
+    {
+      /* The code shown by the bridge's prompt: SPAKE2+ over the bridge. */
+      icloud_hsa2_bridge_validate_async (self->bridge, code, cancellable,
+                                         validate_bridge_cb, g_steal_pointer (&task));
+      return;
+    }
+  /* The legacy verifier of a _W prompt (§e) takes the code at the
+   * trusted-device endpoint; any other route ends the bridge too. */
+  g_clear_object (&self->bridge);
 
   if (target != NULL && ICLOUD_IS_TRUSTED_PHONE (target))
     {
@@ -756,6 +971,10 @@ icloud_hsa2_method_finalize (GObject *object)
   ICloudHsa2Method *self = ICLOUD_HSA2_METHOD (object);
 
   g_clear_object (&self->phones);
+  g_clear_object (&self->bridge);   /* closes its socket */
+  g_free (self->bridge_topic);
+  g_free (self->bridge_host);
+  g_free (self->source_app_id);
 
   G_OBJECT_CLASS (icloud_hsa2_method_parent_class)->finalize (object);
 }
@@ -797,6 +1016,7 @@ g_io_module_load (GIOModule *module)
 {
   g_type_module_use (G_TYPE_MODULE (module));   /* never unloaded */
   icloud_hsa2_method_register_type (G_TYPE_MODULE (module));
+  icloud_hsa2_bridge_register (G_TYPE_MODULE (module));
   icloud_auth_method_register (ICLOUD_TYPE_HSA2_METHOD, "hsa2", 10);
 }
 

@@ -218,6 +218,127 @@ collect_security_keys (JsonNode *options)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The trusted-device bridge (hsa2-bridge.md §a.1, §c.1) */
+
+/* A non-blank UTF-8 string member of @obj, or NULL. */
+static const char *
+string_member (JsonNode   *node,
+               const char *name)
+{
+  JsonNode *member;
+  const char *text;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  member = json_object_get_member (json_node_get_object (node), name);
+  if (member == NULL || !JSON_NODE_HOLDS_VALUE (member) ||
+      json_node_get_value_type (member) != G_TYPE_STRING)
+    return NULL;
+  text = json_node_get_string (member);
+  if (text == NULL || !g_utf8_validate (text, -1, NULL))
+    return NULL;
+  for (const char *p = text; *p != '\0'; p++)
+    if (!g_ascii_isspace (*p))
+      return text;
+  return NULL;   /* blank */
+}
+
+/* The first of @names found under the roots where Apple puts the boot
+ * data (the plain document, `direct`, `direct.twoSV`, `twoSV`). */
+static JsonNode *
+bridge_member (JsonNode   *document,
+               const char *name)
+{
+  static const char * const roots[][3] = {
+    { "direct", "twoSV", NULL },
+    { "direct", NULL },
+    { "twoSV", NULL },
+    { NULL },
+  };
+
+  for (guint r = 0; r < G_N_ELEMENTS (roots); r++)
+    {
+      JsonNode *root = member_at (document, roots[r]);
+      JsonNode *member;
+
+      if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+        continue;
+      member = json_object_get_member (json_node_get_object (root), name);
+      if (member != NULL && !JSON_NODE_HOLDS_NULL (member))
+        return member;
+    }
+  return NULL;
+}
+
+/* §c.1: webSocketUrl's host (with "://", only the host name; without, the
+ * text before the first '/', a port kept); else from apnsEnvironment. */
+static char *
+resolve_websocket_host (JsonNode *initiate)
+{
+  const char *url = string_member (initiate, "webSocketUrl");
+  const char *environment;
+
+  if (url != NULL)
+    {
+      const char *slash;
+
+      if (strstr (url, "://") != NULL)
+        {
+          g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+
+          if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+            return NULL;
+          return g_strdup (g_uri_get_host (uri));
+        }
+      slash = strchr (url, '/');
+      return slash != NULL ? g_strndup (url, slash - url) : g_strdup (url);
+    }
+
+  environment = string_member (initiate, "apnsEnvironment");
+  if (g_strcmp0 (environment, "prod") == 0)
+    return g_strdup ("websocket.push.apple.com");
+  if (g_strcmp0 (environment, "sandbox") == 0)
+    return g_strdup ("websocket.sandbox.push.apple.com");
+  return NULL;
+}
+
+static void
+collect_bridge (JsonNode          *document,
+                ICloudHsa2Options *options)
+{
+  JsonNode *route = bridge_member (document, "authInitialRoute");
+  JsonNode *devices = bridge_member (document, "hasTrustedDevices");
+  JsonNode *initiate = bridge_member (document, "bridgeInitiateData");
+  JsonNode *app_id = bridge_member (document, "sourceAppId");
+
+  if (app_id != NULL && JSON_NODE_HOLDS_VALUE (app_id))
+    {
+      if (json_node_get_value_type (app_id) == G_TYPE_INT64)
+        options->source_app_id = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (app_id));
+      else if (json_node_get_value_type (app_id) == G_TYPE_STRING &&
+               g_utf8_validate (json_node_get_string (app_id), -1, NULL) &&
+               *json_node_get_string (app_id) != '\0' &&
+               strpbrk (json_node_get_string (app_id), "\r\n") == NULL)
+        options->source_app_id = g_strdup (json_node_get_string (app_id));
+    }
+
+  if (route == NULL || !JSON_NODE_HOLDS_VALUE (route) ||
+      json_node_get_value_type (route) != G_TYPE_STRING ||
+      g_strcmp0 (json_node_get_string (route), "auth/bridge/step") != 0)
+    return;
+  if (devices == NULL || !JSON_NODE_HOLDS_VALUE (devices) ||
+      json_node_get_value_type (devices) != G_TYPE_BOOLEAN || !json_node_get_boolean (devices))
+    return;
+  if (initiate == NULL || !JSON_NODE_HOLDS_OBJECT (initiate) ||
+      json_object_get_size (json_node_get_object (initiate)) == 0)
+    return;
+
+  options->bridge = TRUE;
+  options->bridge_topic = g_strdup (string_member (initiate, "apnsTopic"));
+  options->bridge_host = resolve_websocket_host (initiate);
+}
+
+/* ------------------------------------------------------------------------ */
 
 ICloudHsa2Options *
 icloud_hsa2_options_parse_document (GBytes   *body,
@@ -240,6 +361,7 @@ icloud_hsa2_options_parse_document (GBytes   *body,
   options->parsed = TRUE;
   collect_phones (document, options->phones);
   options->security_keys = collect_security_keys (document);
+  collect_bridge (document, options);
   return options;
 }
 
@@ -266,5 +388,8 @@ icloud_hsa2_options_free (ICloudHsa2Options *options)
     return;
   g_clear_object (&options->phones);
   g_free (options->security_keys);
+  g_free (options->bridge_topic);
+  g_free (options->bridge_host);
+  g_free (options->source_app_id);
   g_free (options);
 }

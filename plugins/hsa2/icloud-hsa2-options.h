@@ -23,6 +23,13 @@ typedef struct {
   gboolean    parsed;         /* a JSON document was found */
   GListStore *phones;         /* of ICloudTrustedPhone, never NULL */
   char       *security_keys;  /* key names joined by ", ", or NULL if none */
+  /* The trusted-device bridge (hsa2-bridge.md §a.1–a.2): offered when the
+   * initial route is "auth/bridge/step", hasTrustedDevices is true and
+   * bridgeInitiateData is a non-empty object. */
+  gboolean    bridge;
+  char       *bridge_topic;   /* apnsTopic, or NULL */
+  char       *bridge_host;    /* the WebSocket host (§c.1), or NULL */
+  char       *source_app_id;  /* sourceAppId as text, or NULL */
 } ICloudHsa2Options;
 
 /* The options in a body (the plain JSON document, or Apple's HTML page with

@@ -40,6 +40,7 @@ class SessionState:
     is_trusted_session: bool = False
     retry_after: int = 0
     region: Optional[str] = None
+    code_delivery: ICloud.CodeDelivery = ICloud.CodeDelivery.NONE
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def _snapshot(session: ICloud.Session) -> SessionState:
         is_trusted_session=session.get_is_trusted_session(),
         retry_after=session.get_retry_after(),
         region=session.get_region(),
+        code_delivery=session.get_code_delivery(),
     )
 
 
@@ -239,6 +241,13 @@ class Session:
         return self._state.region
 
     @property
+    def code_delivery(self) -> ICloud.CodeDelivery:
+        """The route of the last code requested (``ICloud.CodeDelivery``):
+        ``BRIDGE`` (the trusted-device bridge: check the code with this
+        session), ``TRUSTED_DEVICE`` (Apple's push) or ``SMS``."""
+        return self._state.code_delivery
+
+    @property
     def account_info(self) -> Optional[Dict[str, Any]]:
         """The latest accountLogin/validate document, as Python data.
 
@@ -265,7 +274,9 @@ class Session:
         return cast(List[TrustedPhone], await self._call('get_trusted_phone_numbers', convert=_phones))
 
     async def request_2fa_code(self, phone: Optional[TrustedPhone] = None) -> None:
-        """Asks Apple to push a code to the trusted devices, or (``phone``) to send an SMS."""
+        """Asks for a code: a prompt on the trusted devices (through the
+        trusted-device bridge when Apple offers it, else Apple's push), or
+        (``phone``) an SMS; :attr:`code_delivery` says which."""
         await self._call('request_2fa_code', prepare=lambda: (_phone_object(phone),))
 
     async def validate_2fa_code(self, code: str) -> bool:

@@ -8,7 +8,7 @@
  * with a message, never both; slices stay inside the input; a push
  * re-encoded parses back to the same fields; the raw reader never moves
  * backwards nor past the end; a push has an id, its strings are UTF-8 and
- * not blank; the step-4 data gives a share of at most 65 bytes; a push
+ * not blank; akdata's echo reads back to akdata; the step-4 data gives a share of at most 65 bytes; a push
  * token becomes hex or is refused.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -67,6 +67,23 @@ check_push_json (const guint8 *data,
   FUZZ_CHECK (icloud_bridge_push_is_legacy (push) ==
               (push->txnid != NULL && g_str_has_suffix (push->txnid, "_W")));
   FUZZ_CHECK (!icloud_bridge_push_is_error (push) || push->has_ec);
+
+  /* akdata's echo: there with akdata, UTF-8; a string as it is, any other
+   * value as JSON text that reads back to the same value. */
+  FUZZ_CHECK ((push->akdata == NULL) == (push->akdata_text == NULL));
+  if (push->akdata != NULL)
+    {
+      FUZZ_CHECK (g_utf8_validate (push->akdata_text, -1, NULL));
+      if (JSON_NODE_HOLDS_VALUE (push->akdata) &&
+          json_node_get_value_type (push->akdata) == G_TYPE_STRING)
+        FUZZ_CHECK (g_str_equal (push->akdata_text, json_node_get_string (push->akdata)));
+      else
+        {
+          g_autoptr(JsonNode) again = json_from_string (push->akdata_text, NULL);
+
+          FUZZ_CHECK (again != NULL && json_node_equal (again, push->akdata));
+        }
+    }
 
   /* What the bridge would do next with the push's values. */
   if (push->data != NULL)

@@ -27,6 +27,8 @@ parse (const char *text)
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (options->phones)), ==,
                     g_list_model_get_n_items (G_LIST_MODEL (direct->phones)));
   g_assert_cmpstr (options->security_keys, ==, direct->security_keys);
+  g_assert_cmpint (options->bridge, ==, direct->bridge);
+  g_assert_cmpstr (options->bridge_host, ==, direct->bridge_host);
   return options;
 }
 
@@ -84,6 +86,67 @@ test_html_boot_args (void)
   g_assert_cmpuint (n_phones (options), ==, 1);
   assert_phone (options, 0, "7", "••77", "sms");
   g_assert_cmpstr (options->security_keys, ==, "YubiKey, Backup");
+}
+
+/* The trusted-device bridge (hsa2-bridge.md §a.1, §c.1): offered only with
+ * the route, trusted devices and non-empty bridge data; its host. */
+static void
+test_bridge (void)
+{
+  static const struct {
+    const char *document;
+    gboolean    bridge;
+    const char *host;
+    const char *topic;
+    const char *app_id;
+  } cases[] = {
+    /* Apple's page */
+    { "<html><script type=\"application/json\" class=\"boot_args\">"
+      "{\"direct\":{\"authInitialRoute\":\"auth/bridge/step\",\"hasTrustedDevices\":true,"
+      "\"twoSV\":{\"sourceAppId\":1159,\"authFactors\":[\"web_piggybacking\",\"sms\"],"
+      "\"bridgeInitiateData\":{\"apnsTopic\":\"com.apple.idmsauthwidget\","
+      "\"apnsEnvironment\":\"prod\",\"webSocketUrl\":\"websocket.push.apple.com\"}}}}"
+      "</script></html>",
+      TRUE, "websocket.push.apple.com", "com.apple.idmsauthwidget", "1159" },
+    /* the JSON variant, top level; a URL keeps only its host; the id as text */
+    { "{\"authInitialRoute\":\"auth/bridge/step\",\"hasTrustedDevices\":true,\"sourceAppId\":\"1159\","
+      "\"bridgeInitiateData\":{\"apnsTopic\":\"t\",\"webSocketUrl\":\"wss://push.example:8443/v2\"}}",
+      TRUE, "push.example", "t", "1159" },
+    /* scheme-less host:port/path: the port stays */
+    { "{\"authInitialRoute\":\"auth/bridge/step\",\"hasTrustedDevices\":true,"
+      "\"bridgeInitiateData\":{\"apnsTopic\":\"t\",\"webSocketUrl\":\"push.example:8443/x\"}}",
+      TRUE, "push.example:8443", "t", NULL },
+    /* no URL: the environment */
+    { "{\"authInitialRoute\":\"auth/bridge/step\",\"hasTrustedDevices\":true,"
+      "\"bridgeInitiateData\":{\"apnsTopic\":\"t\",\"apnsEnvironment\":\"sandbox\"}}",
+      TRUE, "websocket.sandbox.push.apple.com", "t", NULL },
+    /* neither: offered, but no host (the bridge then fails and falls back) */
+    { "{\"authInitialRoute\":\"auth/bridge/step\",\"hasTrustedDevices\":true,"
+      "\"bridgeInitiateData\":{\"apnsTopic\":\"t\",\"apnsEnvironment\":\"qa\"}}",
+      TRUE, NULL, "t", NULL },
+    /* not offered: another route, no trusted device, empty or mistyped data */
+    { "{\"authInitialRoute\":\"auth/verify/trusteddevice\",\"hasTrustedDevices\":true,"
+      "\"bridgeInitiateData\":{\"apnsTopic\":\"t\"}}", FALSE, NULL, NULL, NULL },
+    { "{\"authInitialRoute\":\"auth/bridge/step\",\"hasTrustedDevices\":false,"
+      "\"bridgeInitiateData\":{\"apnsTopic\":\"t\"}}", FALSE, NULL, NULL, NULL },
+    { "{\"authInitialRoute\":\"auth/bridge/step\",\"hasTrustedDevices\":true,"
+      "\"bridgeInitiateData\":{}}", FALSE, NULL, NULL, NULL },
+    { "{\"authInitialRoute\":\"auth/bridge/step\",\"hasTrustedDevices\":\"yes\","
+      "\"bridgeInitiateData\":{\"apnsTopic\":\"t\"}}", FALSE, NULL, NULL, NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(ICloudHsa2Options) options = parse (cases[i].document);
+
+      g_test_message ("case %" G_GSIZE_FORMAT, i);
+      g_assert_true (options->parsed);
+      g_assert_cmpint (options->bridge, ==, cases[i].bridge);
+      g_assert_cmpstr (options->bridge_host, ==, cases[i].host);
+      g_assert_cmpstr (options->bridge_topic, ==, cases[i].topic);
+      if (cases[i].bridge)
+        g_assert_cmpstr (options->source_app_id, ==, cases[i].app_id);
+    }
 }
 
 static void
@@ -162,6 +225,7 @@ main (int    argc,
 
   g_test_add_func ("/hsa2-options/json", test_json);
   g_test_add_func ("/hsa2-options/html-boot-args", test_html_boot_args);
+  g_test_add_func ("/hsa2-options/bridge", test_bridge);
   g_test_add_func ("/hsa2-options/security-key-without-names", test_security_key_without_names);
   g_test_add_func ("/hsa2-options/not-options", test_not_options);
   g_test_add_func ("/hsa2-options/mistyped", test_mistyped);

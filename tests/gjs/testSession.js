@@ -318,6 +318,22 @@ const tests = {
         assert(session.is_trusted_session);
     },
 
+    async 'trusted-device bridge'(f) {
+        const appleId = 'bridge-prompt@example.com';
+        const session = await f.signIn(appleId, 'bridge prompt');
+        assertEqual(session.get_state(), ICloud.AuthState.NEEDS_2FA, 'state');
+        assert(session.trusted_device_bridge, 'the bridge is on by default');
+        assertEqual(session.code_delivery, ICloud.CodeDelivery.NONE, 'no route yet');
+        assert(await session.request_2fa_code_async(null, null));
+        assertEqual(session.get_code_delivery(), ICloud.CodeDelivery.BRIDGE, 'route');
+        assertEqual(f.server.get_n_push_connections(), 1, 'open sockets');
+        assert(await session.validate_2fa_code_async(f.server.dup_last_code(appleId, null), null));
+        assertEqual(session.get_state(), ICloud.AuthState.AUTHENTICATED, 'state');
+        assert(session.is_trusted_session);
+        assertEqual(f.server.count_requests(appleId, '/appleauth/auth/bridge/code/validate'), 1,
+            'bridge/code/validate');
+    },
+
     async 'two-step'(f) {
         const appleId = '2sa@example.com';
         const session = await f.signIn(appleId, 'two step');

@@ -9,14 +9,20 @@
 
 #include "config.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 
 #include "icloud-mock-server.h"
 
@@ -1192,6 +1198,192 @@ load_fixture_accounts (const char *path)
   accounts = json_node_copy (json_parser_get_root (parser));
 }
 
+/* The trusted-device bridge (issue 14) */
+
+#define BRIDGE_ID "bridge-prompt@example.com"
+
+static gboolean
+match_bridge (JsonObject *acct)
+{
+  return g_strcmp0 (account_apple_id (acct), BRIDGE_ID) == 0;
+}
+
+/* Headless: request-code says the bridge is not used, and why; --json
+ * says the route. */
+static void
+test_bridge_headless (Fixture       *f,
+                      gconstpointer  data)
+{
+  JsonObject *acct = find_account (match_bridge);
+  g_autoptr(JsonObject) obj = NULL;
+  g_autofree char *code = NULL;
+
+  g_assert_nonnull (acct);
+  if (!login_headless (f, acct, "needs-2fa"))
+    return;
+
+  g_assert_cmpint (run_cli (f, NULL, "--apple-id", BRIDGE_ID, "request-code"), ==, EXIT_OK);
+  g_assert_nonnull (strstr (f->out, "trusted-device bridge"));
+  g_assert_nonnull (strstr (f->out, "verify"));
+  g_assert_cmpint (run_cli (f, NULL, "--apple-id", BRIDGE_ID, "--json", "request-code"), ==, EXIT_OK);
+  obj = parse_output_object (f);
+  g_assert_cmpstr (json_object_get_string_member (obj, "state"), ==, "needs-2fa");
+  g_assert_cmpstr (json_object_get_string_member (obj, "code_delivery"), ==, "trusted-device");
+  g_assert_cmpuint (icloud_mock_server_count_requests (server, BRIDGE_ID, "/v2"), ==, 0);
+  g_assert_cmpuint (icloud_mock_server_get_n_push_connections (server), ==, 0);
+
+  code = icloud_mock_server_dup_last_code (server, BRIDGE_ID, NULL);
+  g_assert_nonnull (code);
+  remember_secret (f, code);
+  g_assert_cmpint (run_cli (f, NULL, "--apple-id", BRIDGE_ID, "verify", code), ==, EXIT_OK);
+  assert_no_secret_in_output (f);
+  assert_no_secret_in_files (f);
+}
+
+static void
+pty_child_setup (gpointer user_data)
+{
+  int fd;
+
+  setsid ();
+  fd = open (user_data, O_RDWR);
+  if (fd < 0)
+    _exit (126);
+  ioctl (fd, TIOCSCTTY, 0);
+  dup2 (fd, 0);
+  dup2 (fd, 1);
+  dup2 (fd, 2);
+  if (fd > 2)
+    close (fd);
+}
+
+/* Reads the terminal into @seen until @text shows (10 s at most). */
+static void
+pty_expect (int         master,
+            GString    *seen,
+            const char *text)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (strstr (seen->str, text) == NULL)
+    {
+      GPollFD pfd = { master, G_IO_IN, 0 };
+      char buf[512];
+      ssize_t n;
+      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+
+      if (left <= 0)
+        g_error ("“%s” never showed; the terminal shows: %s", text, seen->str);
+      if (g_poll (&pfd, 1, (int) left) <= 0)
+        continue;
+      n = read (master, buf, sizeof buf);
+      if (n <= 0)
+        g_error ("the terminal closed before “%s”: %s", text, seen->str);
+      g_string_append_len (seen, buf, n);
+    }
+}
+
+static void
+pty_type (int         master,
+          const char *text)
+{
+  g_assert_cmpint (write (master, text, strlen (text)), ==, (gssize) strlen (text));
+  g_assert_cmpint (write (master, "\n", 1), ==, 1);
+}
+
+/* The fake push service's figure @name (GET /_mock/push). */
+static gint64
+push_figure (const char *name)
+{
+  g_autoptr(SoupSession) soup = soup_session_new ();
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = g_strconcat (icloud_mock_server_get_base_uri (server), "/_mock/push", NULL);
+
+  msg = soup_message_new ("GET", uri);
+  body = soup_session_send_and_read (soup, msg, NULL, &error);
+  g_assert_no_error (error);
+  json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), g_bytes_get_size (body), &error);
+  g_assert_no_error (error);
+  return json_object_get_int_member (json_node_get_object (json_parser_get_root (parser)), name);
+}
+
+/* Interactive: login on a terminal, the prompt on the trusted device, the
+ * code typed while the bridge's socket stays open (with @data, while the
+ * push service pings it every second: the pings are answered meanwhile). */
+static void
+test_bridge_interactive (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) seen = g_string_new (NULL);
+  g_autofree char *code = NULL;
+  const char *tool = g_getenv ("ICLOUD_AUTH");
+  const char *slave;
+  guint validations;
+  int master;
+
+  master = posix_openpt (O_RDWR | O_NOCTTY);
+  if (master < 0 || grantpt (master) != 0 || unlockpt (master) != 0 ||
+      (slave = ptsname (master)) == NULL)
+    {
+      g_test_skip ("no pseudo-terminal here");
+      return;
+    }
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_child_setup (launcher, pty_child_setup, g_strdup (slave), g_free);
+  g_subprocess_launcher_setenv (launcher, "GIO_USE_PROXY_RESOLVER", "dummy", TRUE);
+  proc = g_subprocess_launcher_spawn (launcher, &error, tool,
+                                      "--endpoint-base", icloud_mock_server_get_base_uri (server),
+                                      "--cookie-directory", f->cookie_dir,
+                                      "--apple-id", BRIDGE_ID, "login", NULL);
+  g_assert_no_error (error);
+
+  validations = icloud_mock_server_count_requests (server, BRIDGE_ID, "/appleauth/auth/bridge/code/validate");
+  if (data != NULL)
+    icloud_mock_server_inject_fault (server, "/v2", ICLOUD_MOCK_FAULT_WS_PING, 1, 0);
+  pty_expect (master, seen, "Password for");
+  remember_secret (f, "bridge prompt");
+  pty_type (master, "bridge prompt");
+  pty_expect (master, seen, "choose a phone id: ");
+  pty_type (master, "");
+  pty_expect (master, seen, "(trusted-device bridge); enter the code shown there");
+  pty_expect (master, seen, "Verification code: ");
+  /* the socket is open while the user types */
+  g_assert_cmpuint (icloud_mock_server_get_n_push_connections (server), ==, 1);
+  if (data != NULL)
+    {
+      gint64 pongs = push_figure ("pongs");
+
+      g_usleep (2500 * G_TIME_SPAN_MILLISECOND);   /* the user reads the code */
+      g_assert_cmpint (push_figure ("pongs"), >=, pongs + 2);
+      g_assert_cmpuint (icloud_mock_server_get_n_push_connections (server), ==, 1);
+    }
+  code = icloud_mock_server_dup_last_code (server, BRIDGE_ID, NULL);
+  g_assert_nonnull (code);
+  remember_secret (f, code);
+  pty_type (master, code);
+  pty_expect (master, seen, "Signed in");
+
+  g_subprocess_wait (proc, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, EXIT_OK);
+  close (master);
+
+  g_assert_cmpuint (icloud_mock_server_count_requests (server, BRIDGE_ID, "/appleauth/auth/bridge/code/validate"),
+                    ==, validations + 1);
+  g_assert_cmpint (run_cli (f, NULL, "--apple-id", BRIDGE_ID, "--json", "status"), ==, EXIT_OK);
+  assert_state_json (f, BRIDGE_ID, "authenticated");
+  g_assert_true (json_trusted (f));
+  assert_no_secret_in_files (f);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1241,6 +1433,10 @@ main (int    argc,
   ADD ("/cli/2fa/sms", test_2fa_sms);
   ADD ("/cli/2sa", test_2sa);
   ADD ("/cli/security-key", test_security_key);
+  ADD ("/cli/bridge/headless", test_bridge_headless);
+  ADD ("/cli/bridge/interactive", test_bridge_interactive);
+  g_test_add ("/cli/bridge/interactive-pings", Fixture, "pings", fixture_setup,
+              test_bridge_interactive, fixture_teardown);
 
 #undef ADD
 

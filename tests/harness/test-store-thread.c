@@ -30,9 +30,12 @@
 
 #define ID_2FA       "2fa@example.com"
 #define PASSWORD_2FA "two factor"   /* data/accounts.json */
+#define ID_BRIDGE       "bridge-prompt@example.com"
+#define PASSWORD_BRIDGE "bridge prompt"
 
 typedef struct {
   TestFixture base;
+  const char *apple_id;    /* the test's data, or ID_2FA */
   char       *file_name;   /* of the session file, in base.dir */
   int         inotify_fd;
 } Fixture;
@@ -45,7 +48,8 @@ fixture_setup (Fixture       *fixture,
 
   test_fixture_setup (&fixture->base, NULL, "sessions");
   g_assert_cmpint (g_mkdir_with_parents (fixture->base.dir, 0700), ==, 0);
-  path = test_account_file (fixture->base.dir, ID_2FA, ".session.json");
+  fixture->apple_id = user_data != NULL ? user_data : ID_2FA;
+  path = test_account_file (fixture->base.dir, fixture->apple_id, ".session.json");
   fixture->file_name = g_path_get_basename (path);
 
   fixture->inotify_fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
@@ -116,7 +120,7 @@ new_session_async (Fixture    *fixture,
                    const char *password)
 {
   g_autoptr(GError) error = NULL;
-  ICloudSession *session = test_session_new_async (&fixture->base, ID_2FA, password, &error);
+  ICloudSession *session = test_session_new_async (&fixture->base, fixture->apple_id, password, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (session);
@@ -211,6 +215,49 @@ test_2fa_async (Fixture       *fixture,
   g_assert_error (error, ICLOUD_ERROR, ICLOUD_ERROR_CLOSED);
 }
 
+/* The trusted-device bridge: asking for the prompt writes nothing (the
+ * bridge's state is in memory only), the code one write, off the main
+ * thread. */
+static void
+test_bridge_async (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  g_autoptr(ICloudSession) session = NULL;
+  g_autoptr(ICloudSession) restored = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *code = NULL;
+
+  session = new_session_async (fixture, PASSWORD_BRIDGE);
+  g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
+  assert_writes (fixture, 1, 0);
+
+  icloud_session_request_2fa_code_async (session, NULL, NULL, test_async_ready, &result);
+  g_assert_true (icloud_session_request_2fa_code_finish (session, test_wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpint (icloud_session_get_code_delivery (session), ==, ICLOUD_CODE_DELIVERY_BRIDGE);
+  assert_writes (fixture, 0, 0);
+
+  code = icloud_mock_server_dup_last_code (fixture->base.server, ID_BRIDGE, NULL);
+  g_assert_nonnull (code);
+  icloud_session_validate_2fa_code_async (session, code, NULL, test_async_ready, &result);
+  g_assert_true (icloud_session_validate_2fa_code_finish (session, test_wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_true (icloud_session_get_is_trusted_session (session));
+  assert_writes (fixture, 1, 0);
+  close_async (session);
+  assert_writes (fixture, 0, 0);
+
+  /* saved once, and used again without a code */
+  restored = new_session_async (fixture, NULL);
+  g_assert_cmpint (icloud_session_get_state (restored), ==, ICLOUD_AUTH_STATE_AUTHENTICATED);
+  g_assert_true (icloud_session_get_is_trusted_session (restored));
+  assert_writes (fixture, 0, 0);
+  close_async (restored);
+}
+
 /* The blocking twins, called from the thread that owns the default main
  * context: they wait on a private context while the worker does the I/O,
  * so the check does not fire either. */
@@ -289,6 +336,7 @@ main (int   argc,
 
   g_test_add ("/store-thread/2fa/async", Fixture, NULL, fixture_setup, test_2fa_async, fixture_teardown);
   g_test_add ("/store-thread/2fa/blocking-twins", Fixture, NULL, fixture_setup, test_blocking_twins, fixture_teardown);
+  g_test_add ("/store-thread/bridge/async", Fixture, ID_BRIDGE, fixture_setup, test_bridge_async, fixture_teardown);
   g_test_add_func ("/store-thread/check-armed", test_check_armed);
 
   return g_test_run ();

@@ -87,6 +87,21 @@ class AsyncioTest(SessionTestCase):
             await session.close()
         asyncio.run(main())
 
+    def test_bridge_sign_in(self):
+        # The trusted-device bridge: its socket lives on the helper context.
+        async def main():
+            session = await self.create('bridge-prompt@example.com', 'bridge prompt', timeout=10)
+            self.assertEqual(session.state, ICloud.AuthState.NEEDS_2FA)
+            await session.request_2fa_code(None)
+            self.assertEqual(session.code_delivery, ICloud.CodeDelivery.BRIDGE)
+            self.assertEqual(self.server.get_n_push_connections(), 1)
+            self.assertTrue(await session.validate_2fa_code(
+                self.server.dup_last_code('bridge-prompt@example.com', None)))
+            self.assertTrue(session.is_trusted_session)
+            await session.close()
+        asyncio.run(main())
+        self.assertEqual(self.server.count_requests(None, P_AUTH + '/bridge/code/validate'), 1)
+
     def test_account_info_from_another_thread(self):
         # Read on the helper context with a blocking hop (run_blocking).
         async def main():

@@ -163,6 +163,20 @@ class ServiceTest(PyiCloudTestCase):
         self.assertEqual([p['id'] for p in phones], [1, 2])
         self.assertEqual(self.server.count_codes_sent('2fa@example.com', None), 1)
 
+    def test_trusted_device_bridge(self):
+        # The code asked for at sign-in (as pyicloud >= 2.6.1) is a prompt
+        # of the trusted-device bridge, checked over it.
+        async def main():
+            async with await self.create('bridge-prompt@example.com', 'bridge prompt') as api:
+                method = api.two_factor_delivery_method
+                ok = await api.validate_2fa_code(
+                    self.server.dup_last_code('bridge-prompt@example.com', None))
+                return method, ok, api.is_trusted_session
+        self.assertEqual(asyncio.run(main()), ('trusted_device', True, True))
+        self.assertEqual(self.server.count_requests(
+            None, '/appleauth/auth/bridge/code/validate'), 1)
+        self.assertEqual(self.server.count_requests(None, '/appleauth/auth/verify/trusteddevice'), 0)
+
     def test_sms_to_a_trusted_phone(self):
         async def main():
             async with await self.create('2fa@example.com', 'two factor') as api:

@@ -1165,6 +1165,29 @@ test_push_json (void)
     g_assert_cmpstr (push->session_uuid, ==, "S1");
     g_assert_true (icloud_bridge_push_is_error (push));
   }
+  /* akdata is echoed as its own text: white space out, digits kept
+   * (json-glib would print 49.520000000000003), inside noise too */
+  {
+    static const char text[] = "\x12\xa8{\"flowid\":\"F\", \"a\": {\"akdata\": 1},\n"
+                               " \"akdata\" : { \"lat\" : 49.52, \"s\": \"a b}\\\"\" } }\x18";
+    static const char text2[] = "{\"flowid\":\"F\",\"akdata\":\"as is\"}";
+    static const char text3[] = "{\"flowid\":\"F\",\"akd\\u0061ta\":[1, 2]}";
+    /* json-glib keeps the last of a repeated name, the echo too */
+    static const char text4[] = "{\"flowid\":\"F\",\"akdata\":1,\"akdata\": [ 2 ]}";
+    static const char text5[] = "{\"flowid\":\"F\",\"akdata\":1,\"akd\\u0061ta\":{\"a\": 2}}";
+    g_autoptr(ICloudBridgePush) push = icloud_bridge_push_parse ((const guint8 *) text, strlen (text), &error);
+    g_autoptr(ICloudBridgePush) push2 = icloud_bridge_push_parse ((const guint8 *) text2, strlen (text2), &error);
+    g_autoptr(ICloudBridgePush) push3 = icloud_bridge_push_parse ((const guint8 *) text3, strlen (text3), &error);
+    g_autoptr(ICloudBridgePush) push4 = icloud_bridge_push_parse ((const guint8 *) text4, strlen (text4), &error);
+    g_autoptr(ICloudBridgePush) push5 = icloud_bridge_push_parse ((const guint8 *) text5, strlen (text5), &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (push->akdata_text, ==, "{\"lat\":49.52,\"s\":\"a b}\\\"\"}");
+    g_assert_cmpstr (push2->akdata_text, ==, "as is");
+    g_assert_cmpstr (push3->akdata_text, ==, "[1,2]");
+    g_assert_cmpstr (push4->akdata_text, ==, "[2]");
+    g_assert_cmpstr (push5->akdata_text, ==, "{\"a\":2}");
+  }
   /* sessionUUID wins over flowid */
   {
     static const char text[] = "{\"flowid\":\"F\",\"sessionUUID\":\"S\"}";

@@ -11,6 +11,8 @@
 
 #include <icloud-glib/icloud-glib.h>
 
+#include "icloud-endpoint-private.h"
+
 static JsonNode *
 parse_json (const char *text)
 {
@@ -471,6 +473,72 @@ test_trusted_device_bad_json (void)
     }
 }
 
+/* The WebSocket to Apple's push service: wss:// to Apple's host, or the
+ * fake server's own loopback origin in its one-origin mode; never plain
+ * ws:// elsewhere. */
+static void
+test_endpoint_websocket_uri (void)
+{
+  static const struct {
+    const char *base;        /* or NULL: Apple's endpoint */
+    const char *expected;
+  } cases[] = {
+    { NULL, "wss://websocket.push.apple.com/v2/00ff" },
+    { "http://127.0.0.1:8080", "ws://127.0.0.1:8080/v2/00ff" },
+    { "http://localhost:8080/", "ws://localhost:8080/v2/00ff" },
+    { "https://127.0.0.1:8443", "wss://127.0.0.1:8443/v2/00ff" },
+    { "http://[::1]:8080", "ws://[::1]:8080/v2/00ff" },
+    /* a base on another host, or under a path: Apple's push host */
+    { "https://icloud.example.com", "wss://websocket.push.apple.com/v2/00ff" },
+    { "http://127.0.0.1:8080/prefix", "wss://websocket.push.apple.com/v2/00ff" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(ICloudEndpoint) endpoint = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *uri = NULL;
+
+      if (cases[i].base != NULL)
+        endpoint = icloud_endpoint_new_for_base_uri (cases[i].base, &error);
+      else
+        endpoint = icloud_endpoint_new ("https://idmsa.apple.com/appleauth/auth",
+                                        "https://setup.icloud.com/setup/ws/1",
+                                        "https://www.icloud.com", &error);
+      g_assert_no_error (error);
+      uri = icloud_endpoint_dup_websocket_uri (endpoint, "websocket.push.apple.com", "/v2/00ff", &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (uri, ==, cases[i].expected);
+    }
+
+  /* a loopback endpoint made root by root (not a base): Apple's host */
+  {
+    g_autoptr(ICloudEndpoint) endpoint = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uri = NULL;
+
+    endpoint = icloud_endpoint_new ("http://127.0.0.1:1/auth", "http://127.0.0.1:1/setup",
+                                    "http://127.0.0.1:1", &error);
+    g_assert_no_error (error);
+    uri = icloud_endpoint_dup_websocket_uri (endpoint, "websocket.push.apple.com", "/v2", &error);
+    g_assert_cmpstr (uri, ==, "wss://websocket.push.apple.com/v2");
+  }
+
+  /* a host that is not one */
+  {
+    g_autoptr(ICloudEndpoint) endpoint = icloud_endpoint_new_for_base_uri ("http://127.0.0.1:1", NULL);
+    const char *bad[] = { "", "a/b", "a b", "user@host", "h?q", "h#f" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autoptr(GError) error = NULL;
+
+        g_assert_null (icloud_endpoint_dup_websocket_uri (endpoint, bad[i], "/v2", &error));
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+      }
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -485,6 +553,7 @@ main (int   argc,
   g_test_add_func ("/endpoint/invalid", test_endpoint_invalid);
   g_test_add_func ("/endpoint/equal", test_endpoint_equal);
   g_test_add_func ("/endpoint/properties", test_endpoint_properties);
+  g_test_add_func ("/endpoint/websocket-uri", test_endpoint_websocket_uri);
   g_test_add_func ("/trusted-phone/numeric-id", test_trusted_phone_numeric_id);
   g_test_add_func ("/trusted-phone/string-id", test_trusted_phone_string_id);
   g_test_add_func ("/trusted-phone/new", test_trusted_phone_new);

@@ -370,6 +370,26 @@ async void test_2fa (Fixture f) {
   }
 }
 
+async void test_bridge (Fixture f) {
+  var apple_id = "bridge-prompt@example.com";
+  try {
+    var session = yield f.sign_in (apple_id, "bridge prompt");
+    assert (session.state == ICloud.AuthState.NEEDS_2FA);
+    assert (session.trusted_device_bridge);
+    assert (yield session.request_2fa_code_async (null, null));
+    assert (session.code_delivery == ICloud.CodeDelivery.BRIDGE);
+    assert (f.server.get_n_push_connections () == 1);
+    var code = f.server.dup_last_code (apple_id, null);
+    assert (code != null);
+    assert (yield session.validate_2fa_code_async (code, null));
+    assert (session.state == ICloud.AuthState.AUTHENTICATED);
+    assert (session.is_trusted_session);
+    assert (f.server.count_requests (apple_id, "/appleauth/auth/bridge/code/validate") == 1);
+  } catch (GLib.Error e) {
+    fail (e);
+  }
+}
+
 async void test_2sa (Fixture f) {
   var apple_id = "2sa@example.com";
   try {
@@ -408,6 +428,7 @@ int main (string[] args) {
   Test.add_func ("/vala/auth-method", () => run_async ((f, done) => test_vala_auth_method.begin (f, done)));
   Test.add_func ("/vala/region", () => run_async ((f, done) => test_vala_region.begin (f, done)));
   Test.add_func ("/vala/2fa", () => run_async ((f, done) => test_2fa.begin (f, done)));
+  Test.add_func ("/vala/bridge", () => run_async ((f, done) => test_bridge.begin (f, done)));
   Test.add_func ("/vala/2sa", () => run_async ((f, done) => test_2sa.begin (f, done)));
 
   return Test.run ();

@@ -33,6 +33,11 @@ typedef struct {
   char     *txnid;
   char     *idmsdata;
   JsonNode *akdata;         /* any JSON value, or NULL */
+  char     *akdata_text;    /* what the next POST echoes: a string as it
+                             * is, any other value as its JSON text taken
+                             * from the payload, white space outside
+                             * strings dropped (numbers keep their digits,
+                             * §h item 8); NULL when akdata is absent */
   char     *mid;
   char     *rui_url_key;
 } ICloudBridgePush;

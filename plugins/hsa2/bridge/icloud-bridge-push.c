@@ -58,13 +58,18 @@ parse_object (const char *text,
   return root;
 }
 
+/* The object in @text; @start and @end (exclusive) tell where its text is. */
 static JsonNode *
 extract_object (const char *text,
-                gsize       len)
+                gsize       len,
+                gsize      *start,
+                gsize      *end_out)
 {
   JsonNode *root = parse_object (text, len);
   guint tried = 0;
 
+  *start = 0;
+  *end_out = len;
   for (gsize i = 0; root == NULL && i < len && tried < ICLOUD_BRIDGE_PUSH_MAX_CANDIDATES; i++)
     {
       gssize end;
@@ -76,8 +81,144 @@ extract_object (const char *text,
       if (end < 0)
         continue;   /* a later '{' may still close: strings start elsewhere */
       root = parse_object (text + i, (gsize) end - i + 1);
+      *start = i;
+      *end_out = (gsize) end + 1;
     }
   return root;
+}
+
+/* The index just past the JSON value starting at @i (the text is known to
+ * be valid JSON: json-glib parsed it). */
+static gsize
+skip_value (const char *text,
+            gsize       len,
+            gsize       i)
+{
+  gsize depth = 0;
+  gboolean in_string = FALSE, escaped = FALSE;
+
+  for (; i < len; i++)
+    {
+      char c = text[i];
+
+      if (in_string)
+        {
+          if (escaped)
+            escaped = FALSE;
+          else if (c == '\\')
+            escaped = TRUE;
+          else if (c == '"')
+            {
+              in_string = FALSE;
+              if (depth == 0)
+                return i + 1;
+            }
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '{' || c == '[')
+        depth++;
+      else if (c == '}' || c == ']')
+        {
+          if (depth == 0)
+            return i;   /* the end of the enclosing object */
+          if (--depth == 0)
+            return i + 1;
+        }
+      else if (depth == 0 && c == ',')
+        return i;
+    }
+  return len;
+}
+
+static gsize
+skip_space (const char *text,
+            gsize       len,
+            gsize       i)
+{
+  while (i < len && g_ascii_isspace (text[i]))
+    i++;
+  return i;
+}
+
+/* @text[@from..@to) without the white space outside strings. */
+static char *
+compact_text (const char *text,
+              gsize       from,
+              gsize       to)
+{
+  GString *out = g_string_sized_new (to - from);
+  gboolean in_string = FALSE, escaped = FALSE;
+
+  for (gsize j = from; j < to; j++)
+    {
+      char c = text[j];
+
+      if (in_string)
+        {
+          if (escaped)
+            escaped = FALSE;
+          else if (c == '\\')
+            escaped = TRUE;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (g_ascii_isspace (c))
+        continue;
+      g_string_append_c (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* The text of the member @name of the JSON object text[start..end), white
+ * space outside strings dropped; the last one when the name repeats (as
+ * json-glib keeps the last); NULL if the name is not found as written (an
+ * escaped name is not looked for). */
+static char *
+member_text (const char *text,
+             gsize       start,
+             gsize       end,
+             const char *name)
+{
+  gsize i = skip_space (text, end, start);
+  gsize name_len = strlen (name);
+  gsize found_start = 0, found_end = 0;
+  gboolean found = FALSE;
+
+  if (i >= end || text[i] != '{')
+    return NULL;
+  i++;
+  while (i < end)
+    {
+      gsize key_start, key_end, value_start, value_end;
+
+      i = skip_space (text, end, i);
+      if (i >= end || text[i] != '"')
+        break;
+      key_start = i + 1;
+      key_end = skip_value (text, end, i) - 1;
+      i = skip_space (text, end, key_end + 1);
+      if (i >= end || text[i] != ':')
+        break;
+      value_start = skip_space (text, end, i + 1);
+      value_end = skip_value (text, end, value_start);
+
+      if (key_end - key_start == name_len && memcmp (text + key_start, name, name_len) == 0)
+        {
+          found = TRUE;
+          found_start = value_start;
+          found_end = value_end;
+        }
+
+      i = skip_space (text, end, value_end);
+      if (i < end && text[i] == ',')
+        i++;
+      else
+        break;
+    }
+  return found ? compact_text (text, found_start, found_end) : NULL;
 }
 
 static gboolean
@@ -150,6 +291,7 @@ icloud_bridge_push_parse (const guint8 *payload,
   JsonNode *node;
   gboolean has_next_int = FALSE;
   gint64 next_int = 0;
+  gsize start = 0, end = 0;
 
   g_return_val_if_fail (payload != NULL || len == 0, NULL);
 
@@ -159,7 +301,7 @@ icloud_bridge_push_parse (const guint8 *payload,
                            "The bridge push is too long");
       return NULL;
     }
-  root = len > 0 ? extract_object ((const char *) payload, len) : NULL;
+  root = len > 0 ? extract_object ((const char *) payload, len, &start, &end) : NULL;
   if (root == NULL)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
@@ -195,7 +337,32 @@ icloud_bridge_push_parse (const guint8 *payload,
 
   node = json_object_get_member (object, "akdata");
   if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
-    push->akdata = json_node_copy (node);
+    {
+      gboolean is_string = JSON_NODE_HOLDS_VALUE (node) &&
+                           json_node_get_value_type (node) == G_TYPE_STRING;
+
+      push->akdata = json_node_copy (node);
+      if (is_string)
+        push->akdata_text = g_strdup (json_node_get_string (node));
+      else
+        push->akdata_text = member_text ((const char *) payload, start, end, "akdata");
+      if (push->akdata_text != NULL && !is_string)
+        {
+          /* What was found must be what json-glib read (not so when the
+           * name was also written with escapes). */
+          g_autoptr(JsonNode) again = icloud_json_parse (push->akdata_text, strlen (push->akdata_text), NULL);
+
+          if (again == NULL || !json_node_equal (again, node))
+            g_clear_pointer (&push->akdata_text, g_free);
+        }
+      if (push->akdata_text == NULL)
+        push->akdata_text = json_to_string (node, FALSE);   /* an escaped name */
+      if (!g_utf8_validate (push->akdata_text, -1, NULL))
+        {
+          type_error ("akdata", error);
+          return NULL;
+        }
+    }
 
   if (push->session_uuid == NULL && push->flowid == NULL)
     {
@@ -241,6 +408,7 @@ icloud_bridge_push_free (ICloudBridgePush *push)
   g_free (push->txnid);
   g_free (push->idmsdata);
   g_clear_pointer (&push->akdata, json_node_unref);
+  g_free (push->akdata_text);
   g_free (push->mid);
   g_free (push->rui_url_key);
   g_free (push);

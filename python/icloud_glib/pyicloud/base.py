@@ -19,7 +19,8 @@ T = TypeVar('T')
 
 #: What icloud_glib.pyicloud supports: signing in, nothing beyond.
 SUPPORTED = ('sign-in: create/authenticate, account_name, requires_2fa, requires_2sa, '
-             'is_trusted_session, request_2fa_code, validate_2fa_code, trust_session, '
+             'is_trusted_session, two_factor_delivery_method, request_2fa_code, '
+             'validate_2fa_code, trust_session, '
              'trusted_phone_numbers, trusted_devices/get_trusted_devices, '
              'send_verification_code, validate_verification_code, data, logout, close')
 
@@ -93,6 +94,15 @@ class _ServiceBase:
     @property
     def is_trusted_session(self) -> bool:
         return bool(self._session and self._session.is_trusted_session)
+
+    @property
+    def two_factor_delivery_method(self) -> str:
+        """How the last 2FA code was asked for, as pyicloud 2.6 says it:
+        ``'trusted_device'`` (the trusted-device bridge or Apple's push),
+        ``'sms'``, or ``'unknown'`` before any request."""
+        nick = getattr(self._session.code_delivery, 'value_nick', '') if self._session else ''
+        return {'bridge': 'trusted_device', 'trusted-device': 'trusted_device',
+                'sms': 'sms'}.get(nick, 'unknown')
 
     @property
     def data(self) -> Dict[str, Any]:
