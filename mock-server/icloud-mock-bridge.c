@@ -186,7 +186,10 @@ mock_bridge_stats_to_json (ICloudMockServer *self)
   json_object_set_int_member (obj, "missing_acks", bridge->missing_acks);
   json_object_set_int_member (obj, "pongs", bridge->pongs);
   json_object_set_int_member (obj, "server_closes", bridge->server_closes);
-  return json_node_init_object (json_node_alloc (), obj);
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  json_node_take_object (node, obj);
+  return node;
 }
 
 static MockPushConnection *
