@@ -329,6 +329,14 @@ waiter_consider (ICloudHsa2Bridge *self,
   return TRUE;
 }
 
+static GError *
+closed_error (void)
+{
+  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                              "Apple's push service closed the trusted-device "
+                              "bridge's connection; request a new code");
+}
+
 /* Gives the waiter what it waits for, if it came. Its callback may run
  * at once and let the bridge go: it is held until the end. */
 static void
@@ -344,9 +352,7 @@ waiter_try (ICloudHsa2Bridge *self)
     }
 
   if (self->waiter != NULL && self->closed)
-    waiter_fail (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                                            "Apple's push service closed the trusted-device "
-                                            "bridge's connection; request a new code"));
+    waiter_fail (self, closed_error ());
 }
 
 static gboolean
@@ -567,7 +573,9 @@ step_posted_cb (GObject      *source,
     }
   if (!step_accepted (response))
     {
-      fail_closing (call.task, step_error (response, call.what));
+      /* A refused step on a socket that closed meanwhile: its push token
+       * was gone, the close is the cause. */
+      fail_closing (call.task, self->closed ? closed_error () : step_error (response, call.what));
       return;
     }
   wait_async (self, WAIT_PUSH, g_task_get_cancellable (call.task), call.then, call.task);
@@ -581,8 +589,15 @@ post_step_then_wait (GTask               *task,
                      GAsyncReadyCallback  then)
 {
   ICloudHsa2Bridge *self = g_task_get_source_object (task);
-  StepCall *call = g_new0 (StepCall, 1);
+  StepCall *call;
 
+  /* Its answer comes on the socket: nothing to post once it closed. */
+  if (self->closed)
+    {
+      fail_closing (task, closed_error ());
+      return;
+    }
+  call = g_new0 (StepCall, 1);
   call->task = task;
   call->what = what;
   call->then = then;
@@ -1101,9 +1116,7 @@ validate_prover_cb (GObject      *source,
     return;
   if (!icloud_hsa2_bridge_is_open (self))
     {
-      fail_closing (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                                                "Apple's push service closed the trusted-device "
-                                                "bridge's connection; request a new code"));
+      fail_closing (task, closed_error ());
       return;
     }
 
@@ -1136,9 +1149,7 @@ icloud_hsa2_bridge_validate_async (ICloudHsa2Bridge    *self,
         error = g_error_new_literal (ICLOUD_ERROR, ICLOUD_ERROR_PROTOCOL,
                                      "The trusted-device prompt came without its salt");
       else
-        error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                                     "Apple's push service closed the trusted-device "
-                                     "bridge's connection; request a new code");
+        error = closed_error ();
       fail_closing (task, error);
       return;
     }
