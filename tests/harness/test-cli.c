@@ -1359,8 +1359,12 @@ test_bridge_interactive (Fixture       *f,
   if (data != NULL)
     {
       gint64 pongs = push_figure ("pongs");
+      gint64 deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
 
-      g_usleep (2500 * G_TIME_SPAN_MILLISECOND);   /* the user reads the code */
+      /* the user reads the code: pings (one a second) come and are
+       * answered meanwhile */
+      while (push_figure ("pongs") < pongs + 2 && g_get_monotonic_time () < deadline)
+        g_usleep (250 * G_TIME_SPAN_MILLISECOND);
       g_assert_cmpint (push_figure ("pongs"), >=, pongs + 2);
       g_assert_cmpuint (icloud_mock_server_get_n_push_connections (server), ==, 1);
     }
