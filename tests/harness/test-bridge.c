@@ -10,6 +10,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <icloud-glib/icloud-glib.h>
@@ -161,6 +162,21 @@ device_code (Fixture    *fixture,
 
   g_assert_nonnull (code);
   return code;
+}
+
+/* Whether @word is in @text with no letter or digit on either side: a
+ * six-digit code also occurs by chance inside the log's longer numbers
+ * (times in milliseconds, ports, hex digests), which are not a leak. */
+static gboolean
+contains_word (const char *text,
+               const char *word)
+{
+  gsize len = strlen (word);
+
+  for (const char *p = strstr (text, word); p != NULL; p = strstr (p + 1, word))
+    if ((p == text || !g_ascii_isalnum (p[-1])) && !g_ascii_isalnum (p[len]))
+      return TRUE;
+  return FALSE;
 }
 
 /* Runs the main context until @result is there; with @cancellable, cancels
@@ -472,7 +488,7 @@ test_dropped (Fixture       *fixture,
 
   g_assert_false (validate_code (fixture, session, code, NULL, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
-  g_assert_null (strstr (error->message, code));
+  g_assert_false (contains_word (error->message, code));
   g_clear_error (&error);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
   assert_sockets_closed (fixture);
@@ -509,6 +525,9 @@ watch_writer (GLogLevelFlags   log_level,
         g_string_append (captured_log, fields[i].value);
         g_string_append_c (captured_log, '\n');
       }
+  /* what goes wrong stays visible (the test asserts on the copy) */
+  if ((log_level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) != 0)
+    return g_log_writer_default (log_level, fields, n_fields, user_data);
   return G_LOG_WRITER_HANDLED;
 }
 
@@ -516,6 +535,8 @@ static void
 capture_printerr (const char *string)
 {
   g_string_append (captured_log, string);
+  /* a failed assertion's message, among others */
+  fputs (string, stderr);
 }
 
 /* Watches the log of this (sub)process. */
@@ -946,7 +967,7 @@ test_secrets_not_logged (Fixture       *fixture,
 
   if (!g_test_subprocess ())
     {
-      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
       g_test_trap_assert_passed ();
       return;
     }
@@ -963,8 +984,8 @@ test_secrets_not_logged (Fixture       *fixture,
 
   /* the log was written, the bridge's requests in it */
   g_assert_nonnull (strstr (captured_log->str, "/bridge/code/validate"));
-  g_assert_null (strstr (captured_log->str, code));
-  g_assert_null (strstr (captured_log->str, wrong));
+  g_assert_false (contains_word (captured_log->str, code));
+  g_assert_false (contains_word (captured_log->str, wrong));
   g_assert_null (strstr (captured_log->str, password_of (fixture, ID_BRIDGE)));
 }
 
