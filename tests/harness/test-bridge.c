@@ -164,21 +164,6 @@ device_code (Fixture    *fixture,
   return code;
 }
 
-/* Whether @word is in @text with no letter or digit on either side: a
- * six-digit code also occurs by chance inside the log's longer numbers
- * (times in milliseconds, ports, hex digests), which are not a leak. */
-static gboolean
-contains_word (const char *text,
-               const char *word)
-{
-  gsize len = strlen (word);
-
-  for (const char *p = strstr (text, word); p != NULL; p = strstr (p + 1, word))
-    if ((p == text || !g_ascii_isalnum (p[-1])) && !g_ascii_isalnum (p[len]))
-      return TRUE;
-  return FALSE;
-}
-
 /* Runs the main context until @result is there; with @cancellable, cancels
  * it once @cancel_when says so (checked between iterations), and returns
  * in @log_at_cancel how long the server's request log was then. */
@@ -488,7 +473,7 @@ test_dropped (Fixture       *fixture,
 
   g_assert_false (validate_code (fixture, session, code, NULL, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
-  g_assert_false (contains_word (error->message, code));
+  g_assert_false (test_contains_word (error->message, code));
   g_clear_error (&error);
   g_assert_cmpint (icloud_session_get_state (session), ==, ICLOUD_AUTH_STATE_NEEDS_2FA);
   assert_sockets_closed (fixture);
@@ -984,8 +969,8 @@ test_secrets_not_logged (Fixture       *fixture,
 
   /* the log was written, the bridge's requests in it */
   g_assert_nonnull (strstr (captured_log->str, "/bridge/code/validate"));
-  g_assert_false (contains_word (captured_log->str, code));
-  g_assert_false (contains_word (captured_log->str, wrong));
+  g_assert_false (test_contains_word (captured_log->str, code));
+  g_assert_false (test_contains_word (captured_log->str, wrong));
   g_assert_null (strstr (captured_log->str, password_of (fixture, ID_BRIDGE)));
 }
 

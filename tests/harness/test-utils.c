@@ -5,6 +5,7 @@
  */
 #include "test-utils.h"
 
+#include <string.h>
 #include <gobject/gvaluecollector.h>
 
 /**
@@ -257,4 +258,23 @@ test_wait_result (GAsyncResult **result)
   while (*result == NULL)
     g_main_context_iteration (NULL, TRUE);
   return *result;
+}
+
+/**
+ * test_contains_word:
+ *
+ * Whether @word is in @text with no letter or digit on either side: a
+ * six-digit code also occurs by chance inside a log's longer numbers
+ * (times in milliseconds, ports, hex digests), which are not a leak.
+ */
+gboolean
+test_contains_word (const char *text,
+                    const char *word)
+{
+  gsize len = strlen (word);
+
+  for (const char *p = strstr (text, word); p != NULL; p = strstr (p + 1, word))
+    if ((p == text || !g_ascii_isalnum (p[-1])) && !g_ascii_isalnum (p[len]))
+      return TRUE;
+  return FALSE;
 }

@@ -61,4 +61,7 @@ void           test_async_ready      (GObject       *source,
                                       gpointer       user_data);
 GAsyncResult  *test_wait_result      (GAsyncResult **result);
 
+gboolean       test_contains_word    (const char    *text,
+                                      const char    *word);
+
 G_END_DECLS
